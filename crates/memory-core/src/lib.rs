@@ -1,0 +1,71 @@
+//! # memory-core
+//!
+//! The vocabulary of the brain: domain types, the port traits that storage engines,
+//! vector indexes, embedders and language models implement, and the conformance suites
+//! that prove an implementation keeps the contract.
+//!
+//! This crate does no IO and names no engine. Backends live in their own crates
+//! (`store-sqlite` for long-term memory, for example) and the `brain` crate composes them
+//! through `Arc<dyn Port>`, so any layer can be swapped.
+//!
+//! - [`Memory`] is a generic record: content, a [`MemoryKind`], an owning [`Scope`],
+//!   [`Metadata`], an [`Importance`] and an optional expiry.
+//! - The seed's records: [`Preference`], [`Project`], [`CodePattern`],
+//!   [`LearningEvent`], [`ConversationSummary`], [`AgentDecision`].
+//! - [`Reward`] only holds finite values in `[-1, 1]`; NaN cannot reach storage.
+//! - Ports: [`LongTermStore`], [`VectorIndex`], [`Embedder`], [`ShortTermMemory`],
+//!   [`TextModel`].
+//! - Errors: one [`Error`] enum whose [`ErrorKind`] callers branch on, and a typed
+//!   [`ValidationError`] for rejected input.
+//!
+//! ```
+//! use memory_core::{MemoryFilter, MemoryKind, Metadata, MetadataCondition, NewMemory,
+//!                   Reward, Scope, Timestamp};
+//!
+//! let alice = Scope::user("alice").with_agent("coder");
+//! let m = NewMemory::new("prefers tabs over spaces")
+//!     .with_scope(alice.clone())
+//!     .with_metadata(Metadata::new().with("lang", "rust"))
+//!     .into_memory(Timestamp::now());
+//!
+//! // Filters say exactly which memories an operation may see.
+//! let mine = MemoryFilter::scoped(Scope::user("alice"))
+//!     .with_metadata(MetadataCondition::eq("lang", "rust"));
+//! assert!(mine.matches(&m, Timestamp::now()));
+//! assert!(!MemoryFilter::scoped(Scope::user("bob")).matches(&m, Timestamp::now()));
+//!
+//! // Bad input is a typed error, not a panic.
+//! assert!(Reward::new(f64::NAN).is_err());
+//! assert!(MemoryKind::new("no spaces allowed").is_err());
+//! ```
+
+mod error;
+mod memory;
+mod ports;
+mod records;
+mod scope;
+mod time;
+pub mod validate;
+
+#[cfg(feature = "test-utils")]
+pub mod conformance;
+
+pub use error::{BoxError, Error, ErrorKind, Result, ValidationError};
+pub use memory::{
+    KeywordHit, KeywordQuery, ListOrder, Memory, MemoryFilter, MemoryId, MemoryKind,
+    MemoryPatch, MemoryQuery, NewMemory, query_terms, Importance,
+};
+pub use ports::{
+    ChatMessage, Completion, CompletionRequest, ContextMessage, Embedder, EmbedderInfo,
+    FinishReason, LongTermStore, Role, ShortTermMemory, StoreStats, TextModel, Usage,
+    VectorEntry, VectorHit, VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome,
+    estimate_tokens,
+};
+pub use records::{
+    AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,
+    DecisionQuery, EventQuery, LearningEvent, NewConversation, NewDecision, NewLearningEvent,
+    NewPattern, NewPreference, NewProject, PatternHit, PatternOutcome, PatternQuery,
+    PatternWrite, Preference, Project, RecordId, Reward,
+};
+pub use scope::{Metadata, MetadataCondition, Scope};
+pub use time::Timestamp;

@@ -1,0 +1,536 @@
+//! The port traits: what the brain needs from storage, indexes, embedders and models.
+//!
+//! Every trait is object-safe and `Send + Sync`, so the composition root can hold
+//! `Arc<dyn Trait>` and swap implementations by configuration.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::memory::{
+    KeywordHit, KeywordQuery, Memory, MemoryFilter, MemoryId, MemoryKind, MemoryPatch,
+    MemoryQuery, NewMemory,
+};
+use crate::records::*;
+use crate::scope::{Metadata, Scope};
+use crate::time::Timestamp;
+
+/// One write in a [`LongTermStore::write_batch`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Exhaustive on purpose: a new op must be handled by every backend, so adding one is a
+/// compile error there rather than a runtime surprise.
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum WriteOp {
+    /// [`LongTermStore::put_memory`].
+    PutMemory(NewMemory),
+    /// [`LongTermStore::delete_memory`].
+    DeleteMemory {
+        /// The memory to delete.
+        id: MemoryId,
+    },
+    /// [`LongTermStore::store_preference`].
+    StorePreference(NewPreference),
+    /// [`LongTermStore::add_project`].
+    AddProject(NewProject),
+    /// [`LongTermStore::store_pattern`].
+    StorePattern(NewPattern),
+    /// [`LongTermStore::record_learning_event`].
+    RecordLearningEvent(NewLearningEvent),
+    /// [`LongTermStore::add_conversation`].
+    AddConversation(NewConversation),
+    /// [`LongTermStore::record_decision`].
+    RecordDecision(NewDecision),
+}
+
+impl WriteOp {
+    /// Checks the operation's input, as the single-write method would.
+    pub fn validate(&self) -> std::result::Result<(), crate::ValidationError> {
+        match self {
+            WriteOp::PutMemory(m) => m.validate(),
+            WriteOp::DeleteMemory { .. } => Ok(()),
+            WriteOp::StorePreference(p) => p.validate(),
+            WriteOp::AddProject(p) => p.validate(),
+            WriteOp::StorePattern(p) => p.validate(),
+            WriteOp::RecordLearningEvent(e) => e.validate(),
+            WriteOp::AddConversation(c) => c.validate(),
+            WriteOp::RecordDecision(d) => d.validate(),
+        }
+    }
+}
+
+/// What one [`WriteOp`] did, in the same position as the op.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum WriteOutcome {
+    /// The memory as stored.
+    Memory(Memory),
+    /// Whether a memory was deleted.
+    Deleted {
+        /// `false` when there was no such memory.
+        existed: bool,
+    },
+    /// The preference as stored.
+    Preference(Preference),
+    /// The project as stored.
+    Project(Project),
+    /// The pattern as stored.
+    Pattern(PatternWrite),
+    /// The event as stored.
+    LearningEvent(LearningEvent),
+    /// The conversation as stored.
+    Conversation(ConversationSummary),
+    /// The decision as stored.
+    Decision(AgentDecision),
+}
+
+/// Counts of what a store holds, for `stats` and health checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Generic memories, expired ones included.
+    pub memories: u64,
+    /// Preferences.
+    pub preferences: u64,
+    /// Projects.
+    pub projects: u64,
+    /// Code patterns.
+    pub patterns: u64,
+    /// Learning events.
+    pub learning_events: u64,
+    /// Conversation summaries.
+    pub conversations: u64,
+    /// Agent decisions.
+    pub decisions: u64,
+}
+
+/// Long-term memory: the durable source of truth.
+///
+/// Holds everything the seed's `Brain` kept in SQLite (its six tables and their
+/// operations) plus generic [`Memory`] records with scopes, metadata, keyword search and
+/// batch writes.
+///
+/// # Contract
+///
+/// Every implementation passes the conformance suite in `memory_core::conformance`
+/// (feature `test-utils`). In short:
+/// - input is validated before anything is written; a rejected write changes nothing and
+///   returns [`crate::Error::InvalidInput`];
+/// - a write whose call has returned is durable and visible to every later read, from any
+///   handle or process on the same store;
+/// - [`LongTermStore::write_batch`] is atomic: all of it is applied, or none;
+/// - filters follow [`MemoryFilter::matches`] and [`Scope::matches`] exactly;
+/// - text, metadata and JSON values round-trip unchanged.
+#[async_trait]
+pub trait LongTermStore: Send + Sync {
+    // ---- generic memories ----
+
+    /// Stores a new memory. A caller-chosen id that exists already is a
+    /// [`crate::Error::Conflict`].
+    async fn put_memory(&self, memory: NewMemory) -> Result<Memory>;
+
+    /// The memory with this id, expired or not.
+    async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>>;
+
+    /// Applies `patch` to a memory; [`crate::Error::NotFound`] when there is none.
+    async fn update_memory(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory>;
+
+    /// Deletes a memory; `false` when there was none.
+    async fn delete_memory(&self, id: MemoryId) -> Result<bool>;
+
+    /// Deletes every memory that passes `filter` (expired ones too when the filter
+    /// includes them); returns the ids deleted.
+    async fn delete_memories(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>>;
+
+    /// A page of memories passing the query's filter.
+    async fn list_memories(&self, query: &MemoryQuery) -> Result<Vec<Memory>>;
+
+    /// How many memories pass `filter`.
+    async fn count_memories(&self, filter: &MemoryFilter) -> Result<u64>;
+
+    /// Memories whose content matches the words of the query, best first.
+    async fn search_memories(&self, query: &KeywordQuery) -> Result<Vec<KeywordHit>>;
+
+    /// Deletes memories that expired at or before `now`; returns their ids.
+    async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>>;
+
+    // ---- preferences ----
+
+    /// Stores a preference, updating it when the scope and key exist.
+    async fn store_preference(&self, pref: NewPreference) -> Result<Preference>;
+
+    /// The preference with exactly this scope and key.
+    async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>>;
+
+    /// Preferences visible through `scope`, optionally of one category, by key.
+    async fn list_preferences(
+        &self,
+        scope: &Scope,
+        category: Option<&str>,
+    ) -> Result<Vec<Preference>>;
+
+    /// Deletes the preference with exactly this scope and key; `false` when none.
+    async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool>;
+
+    // ---- projects ----
+
+    /// Records a project.
+    async fn add_project(&self, project: NewProject) -> Result<Project>;
+
+    /// The project with this id.
+    async fn get_project(&self, id: RecordId) -> Result<Option<Project>>;
+
+    /// Projects visible through `scope`, optionally of one status, most recently
+    /// accessed first.
+    async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>>;
+
+    /// Marks a project as accessed now; [`crate::Error::NotFound`] when there is none.
+    async fn touch_project(&self, id: RecordId) -> Result<Project>;
+
+    /// Sets a project's status; [`crate::Error::NotFound`] when there is none.
+    async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project>;
+
+    // ---- code patterns ----
+
+    /// Stores a pattern, or counts one more success on the pattern with the same scope,
+    /// type and context (its solution and language stay as first stored).
+    async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite>;
+
+    /// Counts one success or failure on a pattern; [`crate::Error::NotFound`] when there
+    /// is none. Concurrent calls never lose a count.
+    async fn record_pattern_outcome(
+        &self,
+        id: RecordId,
+        outcome: PatternOutcome,
+    ) -> Result<CodePattern>;
+
+    /// The pattern with this id.
+    async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>>;
+
+    /// Patterns passing the query, most successful first.
+    async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>>;
+
+    /// Patterns whose context or solution match the words of `text`, best first.
+    async fn search_patterns(
+        &self,
+        text: &str,
+        query: &PatternQuery,
+    ) -> Result<Vec<PatternHit>>;
+
+    /// Deletes a pattern; `false` when none.
+    async fn delete_pattern(&self, id: RecordId) -> Result<bool>;
+
+    // ---- learning events ----
+
+    /// Records a learning event.
+    async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent>;
+
+    /// Learning events passing the query, newest first.
+    async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>>;
+
+    // ---- conversations ----
+
+    /// Records a conversation summary.
+    async fn add_conversation(&self, conversation: NewConversation)
+    -> Result<ConversationSummary>;
+
+    /// Conversation summaries visible through `scope`, newest first.
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>>;
+
+    // ---- decisions ----
+
+    /// Records a decision (its outcome comes later).
+    async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision>;
+
+    /// Sets a decision's outcome and reward; [`crate::Error::NotFound`] when there is
+    /// none. Setting it again overwrites.
+    async fn update_decision_outcome(
+        &self,
+        id: RecordId,
+        outcome: &str,
+        reward: Reward,
+    ) -> Result<AgentDecision>;
+
+    /// The decision with this id.
+    async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>>;
+
+    /// Decisions passing the query, newest first.
+    async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>>;
+
+    // ---- everything ----
+
+    /// Applies `ops` atomically, in order, in one transaction; returns one outcome per op.
+    /// Every op is validated before any is applied.
+    async fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>>;
+
+    /// Counts of each record type.
+    async fn stats(&self) -> Result<StoreStats>;
+}
+
+/// A vector to index, with what filters need to know of its memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorEntry {
+    /// The memory it embeds.
+    pub id: MemoryId,
+    /// The embedding.
+    pub vector: Vec<f32>,
+    /// The memory's owner.
+    pub scope: Scope,
+    /// The memory's kind.
+    pub kind: MemoryKind,
+    /// The memory's metadata.
+    pub metadata: Metadata,
+    /// The memory's creation time.
+    pub created_at: Timestamp,
+    /// The memory's expiry.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A nearest-neighbour query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorQuery {
+    /// The query embedding.
+    pub vector: Vec<f32>,
+    /// How many neighbours.
+    pub k: usize,
+    /// Which entries may be returned; applied inside the search.
+    pub filter: MemoryFilter,
+    /// The time against which expiry is judged.
+    pub now: Timestamp,
+}
+
+/// A neighbour found by a [`VectorIndex`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VectorHit {
+    /// The memory.
+    pub id: MemoryId,
+    /// Cosine similarity to the query, in `[-1, 1]`; higher is nearer.
+    pub similarity: f32,
+}
+
+/// A nearest-neighbour index over memory embeddings (semantic memory).
+///
+/// The index is derived data: the [`LongTermStore`] is the source of truth it is built
+/// and caught up from. Vectors are checked with [`crate::validate::vector`] before they
+/// reach the engine.
+#[async_trait]
+pub trait VectorIndex: Send + Sync {
+    /// The dimension every vector must have.
+    fn dimension(&self) -> usize;
+
+    /// Inserts or replaces entries by id.
+    async fn upsert(&self, entries: Vec<VectorEntry>) -> Result<()>;
+
+    /// Removes entries; returns how many existed.
+    async fn delete(&self, ids: &[MemoryId]) -> Result<usize>;
+
+    /// The `k` nearest entries that pass the filter, nearest first. Returns `k` hits
+    /// whenever `k` entries pass the filter.
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>>;
+
+    /// How many live entries the index holds.
+    async fn len(&self) -> Result<usize>;
+}
+
+/// Which model wrote a set of vectors. A brain pins it: vectors from two models are
+/// never mixed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EmbedderInfo {
+    /// The model's id, e.g. `sentence-transformers/all-MiniLM-L6-v2`.
+    pub model_id: String,
+    /// Its output dimension.
+    pub dimension: usize,
+}
+
+/// Turns text into vectors.
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// The model and dimension.
+    fn info(&self) -> &EmbedderInfo;
+
+    /// One unit-length vector of [`EmbedderInfo::dimension`] per text, in order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Who said a message in a context window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions to the model.
+    System,
+    /// The person.
+    User,
+    /// The model or agent.
+    Assistant,
+    /// A tool's output.
+    Tool,
+}
+
+/// A message in a context window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextMessage {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// How much of a conversation a context window keeps: the newest messages within both
+/// bounds. The seed keeps the last 50 messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowLimit {
+    /// At most this many messages.
+    pub max_messages: usize,
+    /// At most this many tokens, estimated by [`estimate_tokens`]; unbounded if `None`.
+    pub max_tokens: Option<usize>,
+}
+
+impl Default for WindowLimit {
+    fn default() -> Self {
+        WindowLimit {
+            max_messages: 50,
+            max_tokens: None,
+        }
+    }
+}
+
+/// A cheap, tokenizer-free token estimate: about four bytes of English per token,
+/// never less than one per message.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.len().div_ceil(4).max(1)
+}
+
+/// Short-term memory: working variables and the context window of a session.
+///
+/// Keyed by the owning [`Scope`] (usually a session); nothing is shared between scopes.
+#[async_trait]
+pub trait ShortTermMemory: Send + Sync {
+    /// Sets a working variable, expiring after `ttl` if given.
+    async fn set(&self, scope: &Scope, key: &str, value: Value, ttl: Option<Duration>)
+    -> Result<()>;
+
+    /// A working variable, unless absent or expired.
+    async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Value>>;
+
+    /// Removes a working variable; `false` when absent.
+    async fn remove(&self, scope: &Scope, key: &str) -> Result<bool>;
+
+    /// The keys of live working variables, sorted.
+    async fn keys(&self, scope: &Scope) -> Result<Vec<String>>;
+
+    /// Appends a message to the context window, trimming the oldest to fit `limit`.
+    async fn push_message(
+        &self,
+        scope: &Scope,
+        message: ContextMessage,
+        limit: WindowLimit,
+    ) -> Result<()>;
+
+    /// The context window, oldest first.
+    async fn window(&self, scope: &Scope) -> Result<Vec<ContextMessage>>;
+
+    /// Forgets every variable and message of the scope.
+    async fn clear(&self, scope: &Scope) -> Result<()>;
+}
+
+/// A message to a text model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Who says it.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+/// A provider-neutral completion request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// The model to use; the provider's default when `None`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The system prompt.
+    #[serde(default)]
+    pub system: Option<String>,
+    /// The conversation so far.
+    pub messages: Vec<ChatMessage>,
+    /// Sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Most tokens to generate.
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Stop sequences.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Ask for a JSON object, where the provider supports it.
+    #[serde(default)]
+    pub json_mode: bool,
+}
+
+impl CompletionRequest {
+    /// A single user prompt, as the seed's `complete(prompt=...)`.
+    pub fn prompt(text: impl Into<String>) -> Self {
+        CompletionRequest {
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: text.into(),
+            }],
+            ..Self::default()
+        }
+    }
+}
+
+/// Why a model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// It finished its answer or hit a stop sequence.
+    Stop,
+    /// It hit the token limit.
+    Length,
+    /// A content filter stopped it.
+    ContentFilter,
+    /// Something else, as the provider named it.
+    Other(String),
+}
+
+/// Tokens a call used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Generated tokens.
+    pub output_tokens: u64,
+}
+
+/// A model's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The generated text.
+    pub text: String,
+    /// The model that answered.
+    pub model: String,
+    /// Why it stopped.
+    pub finish_reason: FinishReason,
+    /// Tokens used.
+    pub usage: Usage,
+    /// Wall time of the call.
+    pub latency: Duration,
+}
+
+/// A text model (an LLM) that completes prompts.
+#[async_trait]
+pub trait TextModel: Send + Sync {
+    /// A name for logs and routing, e.g. `ollama/llama3.1:8b`.
+    fn name(&self) -> &str;
+
+    /// Completes the request.
+    async fn complete(&self, request: CompletionRequest) -> Result<Completion>;
+}

@@ -1,0 +1,97 @@
+//! The crate's error type and its mapping onto `memory_core::Error`.
+
+use std::path::PathBuf;
+
+use rusqlite::ErrorCode;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteError {
+    /// The file exists but is not an SQLite database (or is encrypted or damaged).
+    #[error("{} is not an SQLite database (or is damaged); point the brain at another file", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database was written by a newer version of this crate.
+    #[error(
+        "{} has schema version {found}, newer than the {supported} this build understands; upgrade brain to open it",
+        path.display()
+    )]
+    SchemaTooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// The database belongs to another application.
+    #[error("{} belongs to another application (application_id {found:#x}); use a separate file", path.display())]
+    ForeignDatabase {
+        /// The file.
+        path: PathBuf,
+        /// Its application id.
+        found: i64,
+    },
+    /// The database stayed locked by another writer for longer than the busy timeout.
+    #[error("the database stayed busy for longer than the busy timeout; another process holds a long write")]
+    Busy(#[source] rusqlite::Error),
+    /// A value read back could not be decoded.
+    #[error("stored {what} is corrupt: {message}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it could not be decoded.
+        message: String,
+    },
+    /// A record id was not found.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A write conflicted with stored data.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Input was rejected.
+    #[error(transparent)]
+    Invalid(#[from] memory_core::ValidationError),
+    /// Any other SQLite error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// The blocking task running the query died.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SqliteError::Busy(e),
+            _ => SqliteError::Sqlite(e),
+        }
+    }
+}
+
+impl From<SqliteError> for memory_core::Error {
+    fn from(e: SqliteError) -> Self {
+        use memory_core::Error;
+        match e {
+            SqliteError::Invalid(v) => Error::InvalidInput(v),
+            SqliteError::NotFound(what) => Error::NotFound { what },
+            SqliteError::Conflict(m) => Error::Conflict(m),
+            SqliteError::Busy(_) => Error::unavailable("database busy", e),
+            SqliteError::Sqlite(ref s)
+                if matches!(
+                    s.sqlite_error_code(),
+                    Some(ErrorCode::DiskFull | ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+                ) =>
+            {
+                Error::unavailable(s.to_string(), e)
+            }
+            other => Error::backend(other.to_string(), other),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = SqliteError> = std::result::Result<T, E>;

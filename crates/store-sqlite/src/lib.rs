@@ -1,0 +1,58 @@
+//! # store-sqlite
+//!
+//! Embedded long-term memory for AI agents: the brain's source of truth in one SQLite
+//! file, behind [`memory_core::LongTermStore`].
+//!
+//! It holds the seed's six tables (preferences, projects, code patterns, learning
+//! events, conversations, agent decisions) with their columns and meaning, plus generic
+//! scoped memories, and an FTS5 keyword (BM25) index over memories and patterns kept in
+//! step by triggers.
+//!
+//! ## Design
+//!
+//! - **Durable on return.** The file runs in WAL mode. A write's call returns after its
+//!   transaction commits, so it survives `kill -9` of the process; with
+//!   [`Durability::Full`] it also survives power loss (an fsync per commit).
+//! - **Never blocks the runtime.** Every call runs on tokio's blocking pool. One writer
+//!   connection takes writes in `BEGIN IMMEDIATE` transactions; reads use a small pool of
+//!   their own connections, which WAL lets run beside the writer.
+//! - **No "database is locked".** Writers queue on the lock with a busy timeout (default
+//!   10 s) instead of failing, across handles and processes; only a writer stuck past the
+//!   timeout yields [`memory_core::ErrorKind::Unavailable`].
+//! - **Batches.** [`memory_core::LongTermStore::write_batch`] applies many writes in one
+//!   transaction: all or nothing, one commit.
+//! - **Versioned schema.** Migrations run under `PRAGMA user_version`; a file from a newer
+//!   build, a file of another application and a file that is not SQLite are typed
+//!   errors ([`SqliteError`]), never a panic or a silent rewrite.
+//!
+//! ```
+//! use memory_core::{LongTermStore, NewMemory, NewPattern, KeywordQuery, MemoryFilter, Scope};
+//! use store_sqlite::SqliteStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("memory.db")).await?;
+//!
+//! let alice = Scope::user("alice");
+//! store.put_memory(NewMemory::new("deploys go through ops/deploy.sh").with_scope(alice.clone())).await?;
+//! let hits = store
+//!     .search_memories(&KeywordQuery { text: "how do we deploy".into(), filter: MemoryFilter::scoped(alice), limit: 5 })
+//!     .await?;
+//! assert_eq!(hits.len(), 1);
+//!
+//! // Storing the same pattern again counts a success, as in the seed.
+//! store.store_pattern(NewPattern::new("error_fix", "E0382 use of moved value", "clone it")).await?;
+//! let again = store.store_pattern(NewPattern::new("error_fix", "E0382 use of moved value", "clone it")).await?;
+//! assert_eq!(again.pattern.success_count, 2);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod ops;
+mod schema;
+mod store;
+
+pub use error::{Result, SqliteError};
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+pub use store::{Durability, SqliteOptions, SqliteStore};

@@ -1,0 +1,458 @@
+//! The async store: connections, the blocking pool, and the port implementation.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use memory_core::*;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{Result as SResult, SqliteError};
+use crate::{ops, schema};
+
+/// How hard a commit works to survive failures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a returned write survives a crash or `kill -9`
+    /// of the process; the last commits may be lost if the machine loses power.
+    #[default]
+    Process,
+    /// `synchronous = FULL`: every commit is fsynced, so it survives power loss too.
+    Full,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability.
+    pub durability: Durability,
+    /// How long a writer waits for another writer's lock before giving up.
+    pub busy_timeout: Duration,
+    /// Most idle read connections kept open.
+    pub max_readers: usize,
+    /// Create the file (and its parent directory) if missing.
+    pub create: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            durability: Durability::default(),
+            busy_timeout: Duration::from_secs(10),
+            max_readers: 4,
+            create: true,
+        }
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    options: SqliteOptions,
+    writer: Mutex<Connection>,
+    /// Idle read connections; `None` for in-memory stores, which read through the writer
+    /// (another connection would see another, empty database).
+    readers: Option<Mutex<Vec<Connection>>>,
+}
+
+/// Long-term memory in one SQLite file. Cheap to clone: clones share connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a half-done transaction: rusqlite
+    // rolls back on drop. The connection stays usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn configure(conn: &Connection, path: &Path, options: &SqliteOptions) -> SResult<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    // The first statement to read the file: a non-database fails here.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| not_a_database(e, path))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        tracing::warn!(target: "store_sqlite", %mode, "WAL mode unavailable; concurrent readers will wait for writers");
+    }
+    let sync = match options.durability {
+        Durability::Process => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+    ))?;
+    Ok(())
+}
+
+fn not_a_database(e: rusqlite::Error, path: &Path) -> SqliteError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => SqliteError::NotADatabase {
+            path: path.to_owned(),
+        },
+        _ => e.into(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` with default options, migrating
+    /// its schema to the current version.
+    pub async fn open(path: impl AsRef<Path>) -> SResult<Self> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens the store at `path` with `options`.
+    pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> SResult<Self> {
+        let path = path.as_ref().to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, options))
+            .await
+            .map_err(|e| SqliteError::Task(e.to_string()))?
+    }
+
+    /// Opens the store at `path` on the current thread (for synchronous callers; the
+    /// store's methods still need a tokio runtime).
+    pub fn open_blocking(path: &Path, options: SqliteOptions) -> SResult<Self> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        if options.create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    SqliteError::Sqlite(rusqlite::Error::InvalidPath(
+                        format!("{}: {e}", dir.display()).into(),
+                    ))
+                })?;
+            }
+        }
+        let mut writer = Connection::open_with_flags(path, flags)?;
+        configure(&writer, path, &options)?;
+        schema::migrate(&mut writer, path).map_err(|e| match e {
+            SqliteError::Sqlite(inner) | SqliteError::Busy(inner) => not_a_database(inner, path),
+            other => other,
+        })?;
+        tracing::debug!(target: "store_sqlite", path = %path.display(), "opened");
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                options,
+                writer: Mutex::new(writer),
+                readers: Some(Mutex::new(Vec::new())),
+            }),
+        })
+    }
+
+    /// A private in-memory store, for tests and scratch work; gone when dropped.
+    pub fn open_in_memory() -> SResult<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        let path = PathBuf::from(":memory:");
+        let options = SqliteOptions::default();
+        configure(&conn, &path, &options)?;
+        schema::migrate(&mut conn, &path)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                options,
+                writer: Mutex::new(conn),
+                readers: None,
+            }),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection, on the
+    /// blocking pool, and commits.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, Timestamp) -> SResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let out = tokio::task::spawn_blocking(move || -> SResult<T> {
+            let mut conn = lock(&inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx, Timestamp::now())?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| SqliteError::Task(e.to_string()))?;
+        Ok(out?)
+    }
+
+    /// Runs `f` on a read connection, on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, Timestamp) -> SResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let out = tokio::task::spawn_blocking(move || -> SResult<T> {
+            let Some(pool) = &inner.readers else {
+                return f(&lock(&inner.writer), Timestamp::now());
+            };
+            let conn = lock(pool).pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => inner.open_reader()?,
+            };
+            let out = f(&conn, Timestamp::now());
+            let mut idle = lock(pool);
+            if idle.len() < inner.options.max_readers {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| SqliteError::Task(e.to_string()))?;
+        Ok(out?)
+    }
+}
+
+impl Inner {
+    fn open_reader(&self) -> SResult<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(self.options.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;")?;
+        Ok(conn)
+    }
+}
+
+#[async_trait]
+impl LongTermStore for SqliteStore {
+    async fn put_memory(&self, memory: NewMemory) -> Result<Memory> {
+        memory.validate()?;
+        self.write(move |c, now| ops::put_memory(c, memory, now)).await
+    }
+
+    async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>> {
+        self.read(move |c, _| ops::get_memory(c, id)).await
+    }
+
+    async fn update_memory(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory> {
+        patch.validate()?;
+        self.write(move |c, now| ops::update_memory(c, id, patch, now))
+            .await
+    }
+
+    async fn delete_memory(&self, id: MemoryId) -> Result<bool> {
+        self.write(move |c, _| ops::delete_memory(c, id)).await
+    }
+
+    async fn delete_memories(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>> {
+        filter.validate()?;
+        let filter = filter.clone();
+        self.write(move |c, now| ops::delete_memories(c, &filter, now))
+            .await
+    }
+
+    async fn list_memories(&self, query: &MemoryQuery) -> Result<Vec<Memory>> {
+        query.filter.validate()?;
+        let query = query.clone();
+        self.read(move |c, now| ops::list_memories(c, &query, now))
+            .await
+    }
+
+    async fn count_memories(&self, filter: &MemoryFilter) -> Result<u64> {
+        filter.validate()?;
+        let filter = filter.clone();
+        self.read(move |c, now| ops::count_memories(c, &filter, now))
+            .await
+    }
+
+    async fn search_memories(&self, query: &KeywordQuery) -> Result<Vec<KeywordHit>> {
+        query.filter.validate()?;
+        let query = query.clone();
+        self.read(move |c, now| ops::search_memories(c, &query, now))
+            .await
+    }
+
+    async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>> {
+        self.write(move |c, _| ops::purge_expired(c, now)).await
+    }
+
+    async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
+        pref.validate()?;
+        self.write(move |c, now| ops::store_preference(c, pref, now))
+            .await
+    }
+
+    async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
+        let (scope, key) = (scope.clone(), key.to_owned());
+        self.read(move |c, _| ops::get_preference(c, &scope, &key))
+            .await
+    }
+
+    async fn list_preferences(
+        &self,
+        scope: &Scope,
+        category: Option<&str>,
+    ) -> Result<Vec<Preference>> {
+        let (scope, category) = (scope.clone(), category.map(str::to_owned));
+        self.read(move |c, _| ops::list_preferences(c, &scope, category.as_deref()))
+            .await
+    }
+
+    async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool> {
+        let (scope, key) = (scope.clone(), key.to_owned());
+        self.write(move |c, _| ops::delete_preference(c, &scope, &key))
+            .await
+    }
+
+    async fn add_project(&self, project: NewProject) -> Result<Project> {
+        project.validate()?;
+        self.write(move |c, now| ops::add_project(c, project, now))
+            .await
+    }
+
+    async fn get_project(&self, id: RecordId) -> Result<Option<Project>> {
+        self.read(move |c, _| ops::get_project(c, id)).await
+    }
+
+    async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
+        let (scope, status) = (scope.clone(), status.map(str::to_owned));
+        self.read(move |c, _| ops::list_projects(c, &scope, status.as_deref()))
+            .await
+    }
+
+    async fn touch_project(&self, id: RecordId) -> Result<Project> {
+        self.write(move |c, now| ops::touch_project(c, id, now)).await
+    }
+
+    async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project> {
+        let status = status.to_owned();
+        self.write(move |c, _| ops::set_project_status(c, id, &status))
+            .await
+    }
+
+    async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
+        pattern.validate()?;
+        self.write(move |c, now| ops::store_pattern(c, pattern, now))
+            .await
+    }
+
+    async fn record_pattern_outcome(
+        &self,
+        id: RecordId,
+        outcome: PatternOutcome,
+    ) -> Result<CodePattern> {
+        self.write(move |c, now| ops::record_pattern_outcome(c, id, outcome, now))
+            .await
+    }
+
+    async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>> {
+        self.read(move |c, _| ops::get_pattern(c, id)).await
+    }
+
+    async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
+        let query = query.clone();
+        self.read(move |c, _| ops::list_patterns(c, &query)).await
+    }
+
+    async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>> {
+        let (text, query) = (text.to_owned(), query.clone());
+        self.read(move |c, _| ops::search_patterns(c, &text, &query))
+            .await
+    }
+
+    async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
+        self.write(move |c, _| ops::delete_pattern(c, id)).await
+    }
+
+    async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
+        event.validate()?;
+        self.write(move |c, now| ops::record_learning_event(c, event, now))
+            .await
+    }
+
+    async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
+        let query = query.clone();
+        self.read(move |c, _| ops::list_learning_events(c, &query))
+            .await
+    }
+
+    async fn add_conversation(
+        &self,
+        conversation: NewConversation,
+    ) -> Result<ConversationSummary> {
+        conversation.validate()?;
+        self.write(move |c, now| ops::add_conversation(c, conversation, now))
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>> {
+        let scope = scope.clone();
+        self.read(move |c, _| ops::list_conversations(c, &scope, limit))
+            .await
+    }
+
+    async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
+        decision.validate()?;
+        self.write(move |c, now| ops::record_decision(c, decision, now))
+            .await
+    }
+
+    async fn update_decision_outcome(
+        &self,
+        id: RecordId,
+        outcome: &str,
+        reward: Reward,
+    ) -> Result<AgentDecision> {
+        let outcome = outcome.to_owned();
+        self.write(move |c, now| ops::update_decision_outcome(c, id, &outcome, reward, now))
+            .await
+    }
+
+    async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>> {
+        self.read(move |c, _| ops::get_decision(c, id)).await
+    }
+
+    async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
+        let query = query.clone();
+        self.read(move |c, _| ops::list_decisions(c, &query)).await
+    }
+
+    async fn write_batch(&self, ops_in: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
+        for op in &ops_in {
+            op.validate()?;
+        }
+        if ops_in.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |c, now| {
+            ops_in
+                .into_iter()
+                .map(|op| ops::apply(c, op, now))
+                .collect::<SResult<Vec<_>>>()
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.read(|c, _| ops::stats(c)).await
+    }
+}
