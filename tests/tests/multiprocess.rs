@@ -1,4 +1,5 @@
 //! Several processes on one SQLite file, and writers killed with SIGKILL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -27,7 +28,11 @@ async fn two_processes_write_concurrently() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("memory.db");
     let store = SqliteStore::open(&db).await.unwrap();
-    let p = store.store_pattern(NewPattern::new("race", "shared counter", "n+1")).await.unwrap().pattern;
+    let p = store
+        .store_pattern(NewPattern::new("race", "shared counter", "n+1"))
+        .await
+        .unwrap()
+        .pattern;
     let rounds = 150;
     let children: Vec<_> = ["alpha", "beta"]
         .iter()
@@ -35,17 +40,31 @@ async fn two_processes_write_concurrently() {
         .collect();
     // The parent writes too, through its own handle.
     for i in 0..rounds {
-        store.record_pattern_outcome(p.id, PatternOutcome::Failure).await.unwrap();
-        store.store_preference(NewPreference::new(format!("parent.{i}"), i)).await.unwrap();
+        store
+            .record_pattern_outcome(p.id, PatternOutcome::Failure)
+            .await
+            .unwrap();
+        store
+            .store_preference(NewPreference::new(format!("parent.{i}"), i))
+            .await
+            .unwrap();
     }
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "writer failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "writer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let acks = String::from_utf8(out.stdout).unwrap().lines().count() as u64;
         assert_eq!(acks, rounds * 5);
     }
     let p = store.get_pattern(p.id).await.unwrap().unwrap();
-    assert_eq!((p.success_count, p.failure_count), (1 + 2 * rounds, rounds), "no lost update");
+    assert_eq!(
+        (p.success_count, p.failure_count),
+        (1 + 2 * rounds, rounds),
+        "no lost update"
+    );
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.memories, 2 * rounds);
     assert_eq!(stats.preferences, 3 * rounds);
@@ -70,8 +89,14 @@ impl XorShift {
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("memory.db");
-    let seed = std::env::var("BRAIN_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
-    let kills: usize = std::env::var("BRAIN_CRASH_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let seed = std::env::var("BRAIN_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let kills: usize = std::env::var("BRAIN_CRASH_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
     let mut rng = XorShift(seed);
     let mut acked: HashMap<char, Vec<String>> = HashMap::new();
     for round in 0..kills {
@@ -81,7 +106,8 @@ async fn acknowledged_writes_survive_kill_9() {
         let mut n = 0;
         for line in stdout.lines() {
             let line = line.unwrap();
-            let kind = brain_tests::ack_kind(&line).unwrap_or_else(|| panic!("bad ack line {line:?}"));
+            let kind =
+                brain_tests::ack_kind(&line).unwrap_or_else(|| panic!("bad ack line {line:?}"));
             acked.entry(kind).or_default().push(line[2..].to_owned());
             n += 1;
             if n >= stop_after {
@@ -90,36 +116,73 @@ async fn acknowledged_writes_survive_kill_9() {
         }
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        assert!(!status.success(), "round {round}: the writer exited by itself: {status:?}");
+        assert!(
+            !status.success(),
+            "round {round}: the writer exited by itself: {status:?}"
+        );
     }
     // Reopen: recovery runs, the schema check passes, every acknowledged write is there.
     let store = SqliteStore::open(&db).await.unwrap();
     let mut checked = 0;
     for id in acked.get(&'m').into_iter().flatten() {
         let id: MemoryId = id.parse().unwrap();
-        assert!(store.get_memory(id).await.unwrap().is_some(), "lost memory {id}");
+        assert!(
+            store.get_memory(id).await.unwrap().is_some(),
+            "lost memory {id}"
+        );
         checked += 1;
     }
     for key in acked.get(&'p').into_iter().flatten() {
-        assert!(store.get_preference(&Scope::default(), key).await.unwrap().is_some(), "lost preference {key}");
+        assert!(
+            store
+                .get_preference(&Scope::default(), key)
+                .await
+                .unwrap()
+                .is_some(),
+            "lost preference {key}"
+        );
         checked += 1;
     }
     for id in acked.get(&'d').into_iter().flatten() {
-        assert!(store.get_decision(id.parse().unwrap()).await.unwrap().is_some(), "lost decision {id}");
+        assert!(
+            store
+                .get_decision(id.parse().unwrap())
+                .await
+                .unwrap()
+                .is_some(),
+            "lost decision {id}"
+        );
         checked += 1;
     }
-    let events = store.list_learning_events(&EventQuery { scope: Scope::default(), event_type: None, since: None, limit: usize::MAX }).await.unwrap();
+    let events = store
+        .list_learning_events(&EventQuery {
+            scope: Scope::default(),
+            event_type: None,
+            since: None,
+            limit: usize::MAX,
+        })
+        .await
+        .unwrap();
     let have: std::collections::HashSet<String> = events.iter().map(|e| e.id.to_string()).collect();
     for id in acked.get(&'e').into_iter().flatten() {
         assert!(have.contains(id), "lost learning event {id}");
         checked += 1;
     }
-    assert!(checked >= kills, "the writers acknowledged too little to test: {checked}");
+    assert!(
+        checked >= kills,
+        "the writers acknowledged too little to test: {checked}"
+    );
     drop(store);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
     // The keyword index agrees with its table after the crashes.
-    conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)", []).unwrap();
+    conn.execute(
+        "INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)",
+        [],
+    )
+    .unwrap();
     eprintln!("{kills} kills, {checked} acknowledged writes checked, none lost");
 }

@@ -41,7 +41,12 @@ pub async fn memory_round_trip(store: &dyn LongTermStore) {
     let new = NewMemory::new("the build uses cargo nextest")
         .with_kind(MemoryKind::new("fact").unwrap())
         .with_scope(Scope::user("alice").with_agent("coder").with_session("s1"))
-        .with_metadata(Metadata::new().with("lang", "rust").with("n", 3).with("nested", json!({"a": [1, 2]})))
+        .with_metadata(
+            Metadata::new()
+                .with("lang", "rust")
+                .with("n", 3)
+                .with("nested", json!({"a": [1, 2]})),
+        )
         .with_importance(Importance::new(0.9).unwrap())
         .with_expiry(Timestamp::now().saturating_add(std::time::Duration::from_secs(3600)));
     let stored = store.put_memory(new.clone()).await.unwrap();
@@ -51,7 +56,11 @@ pub async fn memory_round_trip(store: &dyn LongTermStore) {
     assert_eq!(stored.importance, new.importance);
     assert_eq!(stored.expires_at, new.expires_at);
     assert_eq!(stored.created_at, stored.updated_at);
-    let got = store.get_memory(stored.id).await.unwrap().expect("stored memory is readable");
+    let got = store
+        .get_memory(stored.id)
+        .await
+        .unwrap()
+        .expect("stored memory is readable");
     assert_eq!(got, stored);
     assert_eq!(store.get_memory(MemoryId::new()).await.unwrap(), None);
 
@@ -61,7 +70,14 @@ pub async fn memory_round_trip(store: &dyn LongTermStore) {
     imported.created_at = Some(Timestamp::from_millis(1_000));
     imported.updated_at = Some(Timestamp::from_millis(2_000));
     let m = store.put_memory(imported).await.unwrap();
-    assert_eq!((m.id, m.created_at, m.updated_at), (id, Timestamp::from_millis(1_000), Timestamp::from_millis(2_000)));
+    assert_eq!(
+        (m.id, m.created_at, m.updated_at),
+        (
+            id,
+            Timestamp::from_millis(1_000),
+            Timestamp::from_millis(2_000)
+        )
+    );
     assert_eq!(store.get_memory(id).await.unwrap(), Some(m));
 
     // The same id again is a conflict, and changes nothing.
@@ -69,7 +85,10 @@ pub async fn memory_round_trip(store: &dyn LongTermStore) {
         Err(Error::Conflict(_)) => {}
         other => panic!("duplicate id: expected Conflict, got {other:?}"),
     }
-    assert_eq!(store.get_memory(id).await.unwrap().unwrap().content, "imported");
+    assert_eq!(
+        store.get_memory(id).await.unwrap().unwrap().content,
+        "imported"
+    );
 }
 
 /// Update applies a patch and stamps `updated_at`; delete removes; missing ids are
@@ -90,17 +109,34 @@ pub async fn memory_update_delete(store: &dyn LongTermStore) {
     assert!(u.updated_at >= m.updated_at);
     assert_eq!(store.get_memory(m.id).await.unwrap(), Some(u.clone()));
     let cleared = store
-        .update_memory(m.id, MemoryPatch { expires_at: Some(None), ..MemoryPatch::default() })
+        .update_memory(
+            m.id,
+            MemoryPatch {
+                expires_at: Some(None),
+                ..MemoryPatch::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(cleared.expires_at, None);
 
-    match store.update_memory(MemoryId::new(), MemoryPatch::default()).await {
+    match store
+        .update_memory(MemoryId::new(), MemoryPatch::default())
+        .await
+    {
         Err(Error::NotFound { .. }) => {}
         other => panic!("update of a missing id: expected NotFound, got {other:?}"),
     }
     assert_invalid(
-        store.update_memory(m.id, MemoryPatch { content: Some("  ".into()), ..MemoryPatch::default() }).await,
+        store
+            .update_memory(
+                m.id,
+                MemoryPatch {
+                    content: Some("  ".into()),
+                    ..MemoryPatch::default()
+                },
+            )
+            .await,
         "empty content in a patch",
     );
     assert_eq!(store.get_memory(m.id).await.unwrap().unwrap().content, "v2");
@@ -108,21 +144,41 @@ pub async fn memory_update_delete(store: &dyn LongTermStore) {
     assert!(store.delete_memory(m.id).await.unwrap());
     assert!(!store.delete_memory(m.id).await.unwrap());
     assert_eq!(store.get_memory(m.id).await.unwrap(), None);
-    assert!(store.search_memories(&KeywordQuery { text: "v2".into(), filter: MemoryFilter::default(), limit: 10 }).await.unwrap().is_empty());
+    assert!(
+        store
+            .search_memories(&KeywordQuery {
+                text: "v2".into(),
+                filter: MemoryFilter::default(),
+                limit: 10
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Bad input is rejected with `InvalidInput` and nothing is written.
 pub async fn invalid_input_is_rejected(store: &dyn LongTermStore) {
     let before = store.stats().await.unwrap();
     assert_invalid(store.put_memory(NewMemory::new("")).await, "empty content");
-    assert_invalid(store.put_memory(NewMemory::new("   \n")).await, "blank content");
     assert_invalid(
-        store.put_memory(NewMemory::new("x".repeat(validate::MAX_TEXT_BYTES + 1))).await,
+        store.put_memory(NewMemory::new("   \n")).await,
+        "blank content",
+    );
+    assert_invalid(
+        store
+            .put_memory(NewMemory::new("x".repeat(validate::MAX_TEXT_BYTES + 1)))
+            .await,
         "oversized content",
     );
-    assert_invalid(store.put_memory(NewMemory::new("nul \0 inside")).await, "NUL in content");
     assert_invalid(
-        store.put_memory(NewMemory::new("x").with_scope(Scope::user(""))).await,
+        store.put_memory(NewMemory::new("nul \0 inside")).await,
+        "NUL in content",
+    );
+    assert_invalid(
+        store
+            .put_memory(NewMemory::new("x").with_scope(Scope::user("")))
+            .await,
         "empty scope part",
     );
     let mut deep = json!(1);
@@ -130,22 +186,52 @@ pub async fn invalid_input_is_rejected(store: &dyn LongTermStore) {
         deep = json!([deep]);
     }
     assert_invalid(
-        store.put_memory(NewMemory::new("x").with_metadata(Metadata::new().with("d", deep.clone()))).await,
+        store
+            .put_memory(NewMemory::new("x").with_metadata(Metadata::new().with("d", deep.clone())))
+            .await,
         "deeply nested metadata",
     );
-    assert_invalid(store.store_preference(NewPreference::new("", 1)).await, "empty preference key");
-    assert_invalid(store.store_preference(NewPreference::new("k", deep)).await, "deep preference value");
-    assert_invalid(store.store_pattern(NewPattern::new("", "c", "s")).await, "empty pattern type");
-    assert_invalid(store.store_pattern(NewPattern::new("t", "", "s")).await, "empty pattern context");
     assert_invalid(
-        store.record_decision(NewDecision { agent_type: "a".into(), context: "c".into(), chosen_option: "".into(), ..NewDecision::default() }).await,
+        store.store_preference(NewPreference::new("", 1)).await,
+        "empty preference key",
+    );
+    assert_invalid(
+        store.store_preference(NewPreference::new("k", deep)).await,
+        "deep preference value",
+    );
+    assert_invalid(
+        store.store_pattern(NewPattern::new("", "c", "s")).await,
+        "empty pattern type",
+    );
+    assert_invalid(
+        store.store_pattern(NewPattern::new("t", "", "s")).await,
+        "empty pattern context",
+    );
+    assert_invalid(
+        store
+            .record_decision(NewDecision {
+                agent_type: "a".into(),
+                context: "c".into(),
+                chosen_option: "".into(),
+                ..NewDecision::default()
+            })
+            .await,
         "empty chosen option",
     );
     assert_invalid(
-        store.list_memories(&MemoryQuery::new(MemoryFilter::default().with_metadata(MetadataCondition::eq("k", json!([1]))), 10)).await,
+        store
+            .list_memories(&MemoryQuery::new(
+                MemoryFilter::default().with_metadata(MetadataCondition::eq("k", json!([1]))),
+                10,
+            ))
+            .await,
         "non-scalar metadata filter",
     );
-    assert_eq!(store.stats().await.unwrap(), before, "a rejected write changed the store");
+    assert_eq!(
+        store.stats().await.unwrap(),
+        before,
+        "a rejected write changed the store"
+    );
 }
 
 /// A varied set of memories for filter tests: three users, two agents, sessions, kinds,
@@ -165,7 +251,9 @@ pub async fn seed_filter_corpus(store: &dyn LongTermStore) -> Vec<Memory> {
             scope.session = Some(format!("s{}", i % 3));
         }
         let kind = MemoryKind::new(["fact", "episode", "doc_chunk"][(i % 3) as usize]).unwrap();
-        let mut md = Metadata::new().with("i", i).with("parity", if i % 2 == 0 { "even" } else { "odd" });
+        let mut md = Metadata::new()
+            .with("i", i)
+            .with("parity", if i % 2 == 0 { "even" } else { "odd" });
         if i % 3 == 0 {
             md = md.with("lang", "rust").with("flag", true);
         }
@@ -203,23 +291,37 @@ pub fn sample_filters(corpus: &[Memory]) -> Vec<MemoryFilter> {
     let k = |s: &str| MemoryKind::new(s).unwrap();
     vec![
         MemoryFilter::default(),
-        MemoryFilter { include_expired: true, ..MemoryFilter::default() },
+        MemoryFilter {
+            include_expired: true,
+            ..MemoryFilter::default()
+        },
         MemoryFilter::scoped(Scope::user("alice")),
         MemoryFilter::scoped(Scope::user("bob").with_agent("coder")),
         MemoryFilter::scoped(Scope::default().with_agent("planner")),
         MemoryFilter::scoped(Scope::default().with_session("s0")),
         MemoryFilter::scoped(Scope::user("nobody")),
         MemoryFilter::default().with_kind(k("episode")),
-        MemoryFilter::default().with_kind(k("fact")).with_kind(k("doc_chunk")),
+        MemoryFilter::default()
+            .with_kind(k("fact"))
+            .with_kind(k("doc_chunk")),
         MemoryFilter::default().with_metadata(MetadataCondition::eq("lang", "rust")),
         MemoryFilter::default().with_metadata(MetadataCondition::eq("flag", true)),
         MemoryFilter::default().with_metadata(MetadataCondition::eq("i", 12)),
         MemoryFilter::default().with_metadata(MetadataCondition::eq("i", 12.0)),
         MemoryFilter::default().with_metadata(MetadataCondition::eq("score", 1.5)),
-        MemoryFilter::default().with_metadata(MetadataCondition::eq("parity", "odd")).with_metadata(MetadataCondition::eq("lang", "rust")),
+        MemoryFilter::default()
+            .with_metadata(MetadataCondition::eq("parity", "odd"))
+            .with_metadata(MetadataCondition::eq("lang", "rust")),
         MemoryFilter::default().with_metadata(MetadataCondition::eq("i", "12")),
-        MemoryFilter { created_after: Some(mid), ..MemoryFilter::default() },
-        MemoryFilter { created_before: Some(mid), include_expired: true, ..MemoryFilter::scoped(Scope::user("carol")) },
+        MemoryFilter {
+            created_after: Some(mid),
+            ..MemoryFilter::default()
+        },
+        MemoryFilter {
+            created_before: Some(mid),
+            include_expired: true,
+            ..MemoryFilter::scoped(Scope::user("carol"))
+        },
     ]
 }
 
@@ -234,20 +336,50 @@ pub async fn filters_match_reference(store: &dyn LongTermStore) {
 }
 
 /// Checks one filter against the reference over `corpus` (all the store holds).
-pub async fn check_filter(store: &dyn LongTermStore, corpus: &[Memory], f: &MemoryFilter, now: Timestamp) {
-    let want: BTreeSet<MemoryId> = corpus.iter().filter(|m| f.matches(m, now)).map(|m| m.id).collect();
-    let got = store.list_memories(&MemoryQuery::new(f.clone(), 10_000)).await.unwrap();
+pub async fn check_filter(
+    store: &dyn LongTermStore,
+    corpus: &[Memory],
+    f: &MemoryFilter,
+    now: Timestamp,
+) {
+    let want: BTreeSet<MemoryId> = corpus
+        .iter()
+        .filter(|m| f.matches(m, now))
+        .map(|m| m.id)
+        .collect();
+    let got = store
+        .list_memories(&MemoryQuery::new(f.clone(), 10_000))
+        .await
+        .unwrap();
     assert_eq!(ids(&got), want, "list_memories({f:?})");
-    assert_eq!(store.count_memories(f).await.unwrap(), want.len() as u64, "count_memories({f:?})");
+    assert_eq!(
+        store.count_memories(f).await.unwrap(),
+        want.len() as u64,
+        "count_memories({f:?})"
+    );
 }
 
 /// A strategy over filters that the [`seed_filter_corpus`] makes interesting.
 pub fn filter_strategy() -> impl Strategy<Value = MemoryFilter> {
-    let part = |names: &'static [&'static str]| proptest::option::of(proptest::sample::select(names).prop_map(String::from));
-    let scope = (part(&["alice", "bob", "carol", "dave"]), part(&["coder", "planner"]), part(&["s0", "s1", "s2"]))
-        .prop_map(|(user, agent, session)| Scope { user, agent, session });
+    let part = |names: &'static [&'static str]| {
+        proptest::option::of(proptest::sample::select(names).prop_map(String::from))
+    };
+    let scope = (
+        part(&["alice", "bob", "carol", "dave"]),
+        part(&["coder", "planner"]),
+        part(&["s0", "s1", "s2"]),
+    )
+        .prop_map(|(user, agent, session)| Scope {
+            user,
+            agent,
+            session,
+        });
     let kinds = proptest::sample::subsequence(vec!["fact", "episode", "doc_chunk"], 0..=2)
-        .prop_map(|ks| ks.into_iter().map(|k| MemoryKind::new(k).unwrap()).collect::<Vec<_>>());
+        .prop_map(|ks| {
+            ks.into_iter()
+                .map(|k| MemoryKind::new(k).unwrap())
+                .collect::<Vec<_>>()
+        });
     let cond = prop_oneof![
         Just(MetadataCondition::eq("lang", "rust")),
         Just(MetadataCondition::eq("flag", true)),
@@ -255,34 +387,100 @@ pub fn filter_strategy() -> impl Strategy<Value = MemoryFilter> {
         Just(MetadataCondition::eq("parity", "even")),
         Just(MetadataCondition::eq("score", 1.5)),
     ];
-    (scope, kinds, proptest::collection::vec(cond, 0..3), any::<bool>(), proptest::option::of(0usize..60))
-        .prop_map(|(scope, kinds, metadata, include_expired, after)| MemoryFilter {
-            scope,
-            kinds,
-            metadata,
-            include_expired,
-            created_after: after.map(|i| Timestamp::from_millis(Timestamp::now().as_millis() - 1_000_000 + i as i64 * 1000)),
-            created_before: None,
-        })
+    (
+        scope,
+        kinds,
+        proptest::collection::vec(cond, 0..3),
+        any::<bool>(),
+        proptest::option::of(0usize..60),
+    )
+        .prop_map(
+            |(scope, kinds, metadata, include_expired, after)| MemoryFilter {
+                scope,
+                kinds,
+                metadata,
+                include_expired,
+                created_after: after.map(|i| {
+                    Timestamp::from_millis(
+                        Timestamp::now().as_millis() - 1_000_000 + i as i64 * 1000,
+                    )
+                }),
+                created_before: None,
+            },
+        )
 }
 
 /// Ordering and paging of listings.
 pub async fn list_order_and_paging(store: &dyn LongTermStore) {
     let corpus = seed_filter_corpus(store).await;
-    let f = MemoryFilter { include_expired: true, ..MemoryFilter::default() };
-    let newest = store.list_memories(&MemoryQuery { filter: f.clone(), order: ListOrder::NewestFirst, limit: 100, offset: 0 }).await.unwrap();
+    let f = MemoryFilter {
+        include_expired: true,
+        ..MemoryFilter::default()
+    };
+    let newest = store
+        .list_memories(&MemoryQuery {
+            filter: f.clone(),
+            order: ListOrder::NewestFirst,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap();
     assert_eq!(newest.len(), corpus.len());
-    assert!(newest.windows(2).all(|w| (w[0].created_at, w[0].id) >= (w[1].created_at, w[1].id)), "newest first");
-    let oldest = store.list_memories(&MemoryQuery { filter: f.clone(), order: ListOrder::OldestFirst, limit: 100, offset: 0 }).await.unwrap();
-    assert_eq!(oldest.iter().rev().map(|m| m.id).collect::<Vec<_>>(), newest.iter().map(|m| m.id).collect::<Vec<_>>());
-    let imp = store.list_memories(&MemoryQuery { filter: f.clone(), order: ListOrder::ImportanceDesc, limit: 100, offset: 0 }).await.unwrap();
-    assert!(imp.windows(2).all(|w| w[0].importance >= w[1].importance), "importance order");
+    assert!(
+        newest
+            .windows(2)
+            .all(|w| (w[0].created_at, w[0].id) >= (w[1].created_at, w[1].id)),
+        "newest first"
+    );
+    let oldest = store
+        .list_memories(&MemoryQuery {
+            filter: f.clone(),
+            order: ListOrder::OldestFirst,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        oldest.iter().rev().map(|m| m.id).collect::<Vec<_>>(),
+        newest.iter().map(|m| m.id).collect::<Vec<_>>()
+    );
+    let imp = store
+        .list_memories(&MemoryQuery {
+            filter: f.clone(),
+            order: ListOrder::ImportanceDesc,
+            limit: 100,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert!(
+        imp.windows(2).all(|w| w[0].importance >= w[1].importance),
+        "importance order"
+    );
     let mut paged = Vec::new();
     for page in 0..7 {
-        paged.extend(store.list_memories(&MemoryQuery { filter: f.clone(), order: ListOrder::NewestFirst, limit: 10, offset: page * 10 }).await.unwrap());
+        paged.extend(
+            store
+                .list_memories(&MemoryQuery {
+                    filter: f.clone(),
+                    order: ListOrder::NewestFirst,
+                    limit: 10,
+                    offset: page * 10,
+                })
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(paged, newest, "pages concatenate to the whole listing");
-    assert!(store.list_memories(&MemoryQuery::new(f, 0)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_memories(&MemoryQuery::new(f, 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Keyword search ranks by the query's words, honours filters, and treats query syntax
@@ -290,61 +488,222 @@ pub async fn list_order_and_paging(store: &dyn LongTermStore) {
 pub async fn keyword_search(store: &dyn LongTermStore) {
     let alice = Scope::user("alice");
     let bob = Scope::user("bob");
-    store.put_memory(NewMemory::new("cargo nextest runs the test suite quickly").with_scope(alice.clone())).await.unwrap();
-    store.put_memory(NewMemory::new("the deploy script lives in ops/deploy.sh").with_scope(alice.clone())).await.unwrap();
-    store.put_memory(NewMemory::new("nextest is bob's favourite test runner").with_scope(bob.clone())).await.unwrap();
-    store.put_memory(NewMemory::new("Crème brûlée recipe: sugar, cream, 日本語 text").with_scope(alice.clone())).await.unwrap();
-    let q = |text: &str, scope: &Scope| KeywordQuery { text: text.into(), filter: MemoryFilter::scoped(scope.clone()), limit: 10 };
+    store
+        .put_memory(
+            NewMemory::new("cargo nextest runs the test suite quickly").with_scope(alice.clone()),
+        )
+        .await
+        .unwrap();
+    store
+        .put_memory(
+            NewMemory::new("the deploy script lives in ops/deploy.sh").with_scope(alice.clone()),
+        )
+        .await
+        .unwrap();
+    store
+        .put_memory(
+            NewMemory::new("nextest is bob's favourite test runner").with_scope(bob.clone()),
+        )
+        .await
+        .unwrap();
+    store
+        .put_memory(
+            NewMemory::new("Crème brûlée recipe: sugar, cream, 日本語 text")
+                .with_scope(alice.clone()),
+        )
+        .await
+        .unwrap();
+    let q = |text: &str, scope: &Scope| KeywordQuery {
+        text: text.into(),
+        filter: MemoryFilter::scoped(scope.clone()),
+        limit: 10,
+    };
 
-    let hits = store.search_memories(&q("nextest test", &alice)).await.unwrap();
+    let hits = store
+        .search_memories(&q("nextest test", &alice))
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 1, "alice sees only her own memory: {hits:?}");
     assert!(hits[0].memory.content.contains("cargo nextest"));
-    let all = store.search_memories(&q("nextest", &Scope::default())).await.unwrap();
+    let all = store
+        .search_memories(&q("nextest", &Scope::default()))
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
-    assert!(all.windows(2).all(|w| w[0].score >= w[1].score), "best first");
-    assert_eq!(store.search_memories(&q("DEPLOY", &alice)).await.unwrap().len(), 1, "case-insensitive");
-    assert_eq!(store.search_memories(&q("日本語", &alice)).await.unwrap().len(), 1, "unicode words");
+    assert!(
+        all.windows(2).all(|w| w[0].score >= w[1].score),
+        "best first"
+    );
+    assert_eq!(
+        store
+            .search_memories(&q("DEPLOY", &alice))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "case-insensitive"
+    );
+    assert_eq!(
+        store
+            .search_memories(&q("日本語", &alice))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "unicode words"
+    );
     for hostile in [
-        "\"unbalanced", "nextest OR", "NEAR(a b)", "a* AND -b", "'; DROP TABLE memories; --",
-        "content:nextest", "^nextest", "{col}: x", ")))", "", "   ", "***",
+        "\"unbalanced",
+        "nextest OR",
+        "NEAR(a b)",
+        "a* AND -b",
+        "'; DROP TABLE memories; --",
+        "content:nextest",
+        "^nextest",
+        "{col}: x",
+        ")))",
+        "",
+        "   ",
+        "***",
     ] {
-        store.search_memories(&q(hostile, &Scope::default())).await.unwrap_or_else(|e| panic!("query {hostile:?} failed: {e}"));
+        store
+            .search_memories(&q(hostile, &Scope::default()))
+            .await
+            .unwrap_or_else(|e| panic!("query {hostile:?} failed: {e}"));
     }
-    assert_eq!(store.search_memories(&q("'; DROP TABLE memories; --", &Scope::default())).await.unwrap().len(), 0);
-    assert_eq!(store.count_memories(&MemoryFilter::default()).await.unwrap(), 4, "hostile queries changed nothing");
+    assert_eq!(
+        store
+            .search_memories(&q("'; DROP TABLE memories; --", &Scope::default()))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .count_memories(&MemoryFilter::default())
+            .await
+            .unwrap(),
+        4,
+        "hostile queries changed nothing"
+    );
     // An updated memory is found by its new words only.
-    let m = store.put_memory(NewMemory::new("zebra").with_scope(bob.clone())).await.unwrap();
-    store.update_memory(m.id, MemoryPatch { content: Some("giraffe".into()), ..MemoryPatch::default() }).await.unwrap();
-    assert!(store.search_memories(&q("zebra", &bob)).await.unwrap().is_empty());
-    assert_eq!(store.search_memories(&q("giraffe", &bob)).await.unwrap().len(), 1);
+    let m = store
+        .put_memory(NewMemory::new("zebra").with_scope(bob.clone()))
+        .await
+        .unwrap();
+    store
+        .update_memory(
+            m.id,
+            MemoryPatch {
+                content: Some("giraffe".into()),
+                ..MemoryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .search_memories(&q("zebra", &bob))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .search_memories(&q("giraffe", &bob))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Expired memories are hidden unless asked for, and purged on request.
 pub async fn expiry_and_purge(store: &dyn LongTermStore) {
     let now = Timestamp::now();
-    let past = store.put_memory(NewMemory::new("stale fact").with_expiry(Timestamp::from_millis(now.as_millis() - 10))).await.unwrap();
-    let future = store.put_memory(NewMemory::new("fresh fact").with_expiry(now.saturating_add(std::time::Duration::from_secs(3600)))).await.unwrap();
-    let forever = store.put_memory(NewMemory::new("lasting fact")).await.unwrap();
-    let visible = store.list_memories(&MemoryQuery::new(MemoryFilter::default(), 10)).await.unwrap();
+    let past = store
+        .put_memory(
+            NewMemory::new("stale fact").with_expiry(Timestamp::from_millis(now.as_millis() - 10)),
+        )
+        .await
+        .unwrap();
+    let future = store
+        .put_memory(
+            NewMemory::new("fresh fact")
+                .with_expiry(now.saturating_add(std::time::Duration::from_secs(3600))),
+        )
+        .await
+        .unwrap();
+    let forever = store
+        .put_memory(NewMemory::new("lasting fact"))
+        .await
+        .unwrap();
+    let visible = store
+        .list_memories(&MemoryQuery::new(MemoryFilter::default(), 10))
+        .await
+        .unwrap();
     assert_eq!(ids(&visible), BTreeSet::from([future.id, forever.id]));
-    let kw = store.search_memories(&KeywordQuery { text: "fact".into(), filter: MemoryFilter::default(), limit: 10 }).await.unwrap();
+    let kw = store
+        .search_memories(&KeywordQuery {
+            text: "fact".into(),
+            filter: MemoryFilter::default(),
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(kw.len(), 2, "expired memories are not found by keyword");
-    assert_eq!(store.get_memory(past.id).await.unwrap().map(|m| m.id), Some(past.id), "get still reads expired");
-    assert_eq!(store.purge_expired(Timestamp::now()).await.unwrap(), vec![past.id]);
+    assert_eq!(
+        store.get_memory(past.id).await.unwrap().map(|m| m.id),
+        Some(past.id),
+        "get still reads expired"
+    );
+    assert_eq!(
+        store.purge_expired(Timestamp::now()).await.unwrap(),
+        vec![past.id]
+    );
     assert_eq!(store.get_memory(past.id).await.unwrap(), None);
-    assert_eq!(store.count_memories(&MemoryFilter { include_expired: true, ..MemoryFilter::default() }).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count_memories(&MemoryFilter {
+                include_expired: true,
+                ..MemoryFilter::default()
+            })
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 /// Deleting by filter removes exactly what the filter selects.
 pub async fn delete_by_filter(store: &dyn LongTermStore) {
     let corpus = seed_filter_corpus(store).await;
     let now = Timestamp::now();
-    let f = MemoryFilter::scoped(Scope::user("bob")).with_metadata(MetadataCondition::eq("parity", "even"));
-    let want: BTreeSet<MemoryId> = corpus.iter().filter(|m| f.matches(m, now)).map(|m| m.id).collect();
+    let f = MemoryFilter::scoped(Scope::user("bob"))
+        .with_metadata(MetadataCondition::eq("parity", "even"));
+    let want: BTreeSet<MemoryId> = corpus
+        .iter()
+        .filter(|m| f.matches(m, now))
+        .map(|m| m.id)
+        .collect();
     assert!(!want.is_empty());
-    let deleted: BTreeSet<MemoryId> = store.delete_memories(&f).await.unwrap().into_iter().collect();
+    let deleted: BTreeSet<MemoryId> = store
+        .delete_memories(&f)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(deleted, want);
-    let left = store.list_memories(&MemoryQuery::new(MemoryFilter { include_expired: true, ..MemoryFilter::default() }, 1000)).await.unwrap();
+    let left = store
+        .list_memories(&MemoryQuery::new(
+            MemoryFilter {
+                include_expired: true,
+                ..MemoryFilter::default()
+            },
+            1000,
+        ))
+        .await
+        .unwrap();
     assert_eq!(left.len(), corpus.len() - want.len());
     assert!(left.iter().all(|m| !want.contains(&m.id)));
 }
@@ -352,58 +711,181 @@ pub async fn delete_by_filter(store: &dyn LongTermStore) {
 /// Preferences upsert by scope and key, as the seed's `store_preference`.
 pub async fn preferences(store: &dyn LongTermStore) {
     let alice = Scope::user("alice");
-    let p1 = store.store_preference(NewPreference::new("editor.theme", "dark").with_scope(alice.clone())).await.unwrap();
+    let p1 = store
+        .store_preference(NewPreference::new("editor.theme", "dark").with_scope(alice.clone()))
+        .await
+        .unwrap();
     assert_eq!(p1.category, DEFAULT_CATEGORY);
-    let p2 = store.store_preference(NewPreference::new("editor.theme", json!({"name": "light", "contrast": 1.5})).with_scope(alice.clone())).await.unwrap();
+    let p2 = store
+        .store_preference(
+            NewPreference::new("editor.theme", json!({"name": "light", "contrast": 1.5}))
+                .with_scope(alice.clone()),
+        )
+        .await
+        .unwrap();
     assert_eq!(p2.id, p1.id, "storing the same key updates, not inserts");
     assert_eq!(p2.value, json!({"name": "light", "contrast": 1.5}));
     assert_eq!(p2.created_at, p1.created_at);
     assert!(p2.updated_at >= p1.updated_at);
-    assert_eq!(p2.category, DEFAULT_CATEGORY, "category kept when not given");
-    let bob = store.store_preference(NewPreference::new("editor.theme", "solarized").with_scope(Scope::user("bob"))).await.unwrap();
+    assert_eq!(
+        p2.category, DEFAULT_CATEGORY,
+        "category kept when not given"
+    );
+    let bob = store
+        .store_preference(
+            NewPreference::new("editor.theme", "solarized").with_scope(Scope::user("bob")),
+        )
+        .await
+        .unwrap();
     assert_ne!(bob.id, p1.id, "scopes do not share keys");
-    assert_eq!(store.get_preference(&alice, "editor.theme").await.unwrap().unwrap().value, p2.value);
+    assert_eq!(
+        store
+            .get_preference(&alice, "editor.theme")
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        p2.value
+    );
     assert_eq!(store.get_preference(&alice, "missing").await.unwrap(), None);
-    assert_eq!(store.get_preference(&Scope::default(), "editor.theme").await.unwrap(), None, "get is exact-scope");
-    store.store_preference(NewPreference::new("learned.1", json!({"feedback": "great"})).with_scope(alice.clone()).with_category("learned")).await.unwrap();
-    for v in [json!(null), json!(1), json!(-2.5), json!("s"), json!([1, "x", null]), json!({"deep": {"er": [true]}})] {
-        let p = store.store_preference(NewPreference::new("any", v.clone())).await.unwrap();
+    assert_eq!(
+        store
+            .get_preference(&Scope::default(), "editor.theme")
+            .await
+            .unwrap(),
+        None,
+        "get is exact-scope"
+    );
+    store
+        .store_preference(
+            NewPreference::new("learned.1", json!({"feedback": "great"}))
+                .with_scope(alice.clone())
+                .with_category("learned"),
+        )
+        .await
+        .unwrap();
+    for v in [
+        json!(null),
+        json!(1),
+        json!(-2.5),
+        json!("s"),
+        json!([1, "x", null]),
+        json!({"deep": {"er": [true]}}),
+    ] {
+        let p = store
+            .store_preference(NewPreference::new("any", v.clone()))
+            .await
+            .unwrap();
         assert_eq!(p.value, v);
-        assert_eq!(store.get_preference(&Scope::default(), "any").await.unwrap().unwrap().value, v);
+        assert_eq!(
+            store
+                .get_preference(&Scope::default(), "any")
+                .await
+                .unwrap()
+                .unwrap()
+                .value,
+            v
+        );
     }
     let mine = store.list_preferences(&alice, None).await.unwrap();
-    assert_eq!(mine.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), vec!["editor.theme", "learned.1"]);
-    let learned = store.list_preferences(&Scope::default(), Some("learned")).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
+        vec!["editor.theme", "learned.1"]
+    );
+    let learned = store
+        .list_preferences(&Scope::default(), Some("learned"))
+        .await
+        .unwrap();
     assert_eq!(learned.len(), 1);
-    assert!(store.delete_preference(&alice, "editor.theme").await.unwrap());
-    assert!(!store.delete_preference(&alice, "editor.theme").await.unwrap());
-    assert!(store.get_preference(&Scope::user("bob"), "editor.theme").await.unwrap().is_some());
+    assert!(
+        store
+            .delete_preference(&alice, "editor.theme")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_preference(&alice, "editor.theme")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .get_preference(&Scope::user("bob"), "editor.theme")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// Projects: add, read, list, touch, status.
 pub async fn projects(store: &dyn LongTermStore) {
     let p = store
-        .add_project(NewProject { name: "brain".into(), path: Some("/src/brain".into()), description: Some("memory".into()), tech_stack: vec!["rust".into(), "sqlite".into()], scope: Scope::user("alice"), status: None })
+        .add_project(NewProject {
+            name: "brain".into(),
+            path: Some("/src/brain".into()),
+            description: Some("memory".into()),
+            tech_stack: vec!["rust".into(), "sqlite".into()],
+            scope: Scope::user("alice"),
+            status: None,
+        })
         .await
         .unwrap();
     assert_eq!(p.status, DEFAULT_PROJECT_STATUS);
     assert_eq!(p.last_accessed, None);
     assert_eq!(store.get_project(p.id).await.unwrap(), Some(p.clone()));
-    let q = store.add_project(NewProject { name: "other".into(), scope: Scope::user("bob"), ..NewProject::default() }).await.unwrap();
+    let q = store
+        .add_project(NewProject {
+            name: "other".into(),
+            scope: Scope::user("bob"),
+            ..NewProject::default()
+        })
+        .await
+        .unwrap();
     let t = store.touch_project(p.id).await.unwrap();
     assert!(t.last_accessed.is_some());
     let s = store.set_project_status(p.id, "archived").await.unwrap();
     assert_eq!(s.status, "archived");
-    assert_eq!(store.list_projects(&Scope::user("alice"), None).await.unwrap().len(), 1);
-    assert_eq!(store.list_projects(&Scope::default(), Some("active")).await.unwrap().iter().map(|p| p.id).collect::<Vec<_>>(), vec![q.id]);
-    assert!(matches!(store.touch_project(-5).await, Err(Error::NotFound { .. })));
-    assert!(matches!(store.set_project_status(-5, "x").await, Err(Error::NotFound { .. })));
-    assert_invalid(store.add_project(NewProject::default()).await, "empty project name");
+    assert_eq!(
+        store
+            .list_projects(&Scope::user("alice"), None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_projects(&Scope::default(), Some("active"))
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        vec![q.id]
+    );
+    assert!(matches!(
+        store.touch_project(-5).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.set_project_status(-5, "x").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_invalid(
+        store.add_project(NewProject::default()).await,
+        "empty project name",
+    );
 }
 
 /// Patterns count successes on re-store (the seed) and failures (beyond it).
 pub async fn patterns(store: &dyn LongTermStore) {
-    let new = NewPattern::new("error_fix", "borrow checker: cannot move out of index", "use .clone() or mem::take").with_language("rust");
+    let new = NewPattern::new(
+        "error_fix",
+        "borrow checker: cannot move out of index",
+        "use .clone() or mem::take",
+    )
+    .with_language("rust");
     let w1 = store.store_pattern(new.clone()).await.unwrap();
     assert!(w1.inserted);
     assert_eq!((w1.pattern.success_count, w1.pattern.failure_count), (1, 0));
@@ -413,39 +895,128 @@ pub async fn patterns(store: &dyn LongTermStore) {
     assert!(!w2.inserted);
     assert_eq!(w2.pattern.id, w1.pattern.id);
     assert_eq!(w2.pattern.success_count, 2);
-    assert_eq!(w2.pattern.solution, new.solution, "the first solution is kept");
-    let other_scope = store.store_pattern(new.clone().with_scope(Scope::user("bob"))).await.unwrap();
+    assert_eq!(
+        w2.pattern.solution, new.solution,
+        "the first solution is kept"
+    );
+    let other_scope = store
+        .store_pattern(new.clone().with_scope(Scope::user("bob")))
+        .await
+        .unwrap();
     assert!(other_scope.inserted, "another scope is another pattern");
-    let f = store.record_pattern_outcome(w1.pattern.id, PatternOutcome::Failure).await.unwrap();
+    let f = store
+        .record_pattern_outcome(w1.pattern.id, PatternOutcome::Failure)
+        .await
+        .unwrap();
     assert_eq!((f.success_count, f.failure_count), (2, 1));
-    let s = store.record_pattern_outcome(w1.pattern.id, PatternOutcome::Success).await.unwrap();
+    let s = store
+        .record_pattern_outcome(w1.pattern.id, PatternOutcome::Success)
+        .await
+        .unwrap();
     assert_eq!((s.success_count, s.failure_count), (3, 1));
-    assert!(matches!(store.record_pattern_outcome(9_999_999, PatternOutcome::Failure).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        store
+            .record_pattern_outcome(9_999_999, PatternOutcome::Failure)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
 
-    store.store_pattern(NewPattern::new("feature", "add a CLI flag with clap", "#[arg(long)] field").with_language("rust")).await.unwrap();
-    store.store_pattern(NewPattern::new("error_fix", "python import error", "pip install the package").with_language("python")).await.unwrap();
-    let listed = store.list_patterns(&PatternQuery { pattern_type: Some("error_fix".into()), ..PatternQuery::new(Scope::default(), 10) }).await.unwrap();
+    store
+        .store_pattern(
+            NewPattern::new("feature", "add a CLI flag with clap", "#[arg(long)] field")
+                .with_language("rust"),
+        )
+        .await
+        .unwrap();
+    store
+        .store_pattern(
+            NewPattern::new(
+                "error_fix",
+                "python import error",
+                "pip install the package",
+            )
+            .with_language("python"),
+        )
+        .await
+        .unwrap();
+    let listed = store
+        .list_patterns(&PatternQuery {
+            pattern_type: Some("error_fix".into()),
+            ..PatternQuery::new(Scope::default(), 10)
+        })
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 3);
-    assert!(listed.windows(2).all(|w| w[0].success_count >= w[1].success_count), "most successful first");
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].success_count >= w[1].success_count),
+        "most successful first"
+    );
     assert_eq!(listed[0].id, w1.pattern.id);
-    let rust = store.list_patterns(&PatternQuery { language: Some("rust".into()), ..PatternQuery::new(Scope::default(), 10) }).await.unwrap();
+    let rust = store
+        .list_patterns(&PatternQuery {
+            language: Some("rust".into()),
+            ..PatternQuery::new(Scope::default(), 10)
+        })
+        .await
+        .unwrap();
     assert_eq!(rust.len(), 3);
-    assert_eq!(store.list_patterns(&PatternQuery::new(Scope::user("bob"), 10)).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_patterns(&PatternQuery::new(Scope::user("bob"), 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let hits = store.search_patterns("borrow move clone", &PatternQuery::new(Scope::default(), 10)).await.unwrap();
+    let hits = store
+        .search_patterns(
+            "borrow move clone",
+            &PatternQuery::new(Scope::default(), 10),
+        )
+        .await
+        .unwrap();
     assert!(!hits.is_empty());
     assert!(hits.iter().all(|h| h.pattern.context.contains("borrow")));
-    let by_solution = store.search_patterns("pip", &PatternQuery::new(Scope::default(), 10)).await.unwrap();
+    let by_solution = store
+        .search_patterns("pip", &PatternQuery::new(Scope::default(), 10))
+        .await
+        .unwrap();
     assert_eq!(by_solution.len(), 1, "solutions are searched too");
-    let scoped = store.search_patterns("borrow", &PatternQuery::new(Scope::user("bob"), 10)).await.unwrap();
+    let scoped = store
+        .search_patterns("borrow", &PatternQuery::new(Scope::user("bob"), 10))
+        .await
+        .unwrap();
     assert_eq!(scoped.len(), 1);
     assert_eq!(scoped[0].pattern.scope, Scope::user("bob"));
-    store.search_patterns("\"; DROP TABLE code_patterns; NEAR(", &PatternQuery::new(Scope::default(), 10)).await.unwrap();
+    store
+        .search_patterns(
+            "\"; DROP TABLE code_patterns; NEAR(",
+            &PatternQuery::new(Scope::default(), 10),
+        )
+        .await
+        .unwrap();
 
     assert!(store.delete_pattern(other_scope.pattern.id).await.unwrap());
     assert!(!store.delete_pattern(other_scope.pattern.id).await.unwrap());
-    assert!(store.search_patterns("borrow", &PatternQuery::new(Scope::user("bob"), 10)).await.unwrap().is_empty());
-    assert_eq!(store.get_pattern(w1.pattern.id).await.unwrap().unwrap().success_count, 3);
+    assert!(
+        store
+            .search_patterns("borrow", &PatternQuery::new(Scope::user("bob"), 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .get_pattern(w1.pattern.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .success_count,
+        3
+    );
 }
 
 /// Learning events keep their reward and metadata.
@@ -462,53 +1033,171 @@ pub async fn learning_events(store: &dyn LongTermStore) {
         .await
         .unwrap();
     store
-        .record_learning_event(NewLearningEvent { scope: Scope::user("bob"), event_type: "failure".into(), task_description: String::new(), outcome: String::new(), reward: Reward::MIN, metadata: Metadata::new() })
+        .record_learning_event(NewLearningEvent {
+            scope: Scope::user("bob"),
+            event_type: "failure".into(),
+            task_description: String::new(),
+            outcome: String::new(),
+            reward: Reward::MIN,
+            metadata: Metadata::new(),
+        })
         .await
         .unwrap();
-    let all = store.list_learning_events(&EventQuery { scope: Scope::default(), event_type: None, since: None, limit: 10 }).await.unwrap();
+    let all = store
+        .list_learning_events(&EventQuery {
+            scope: Scope::default(),
+            event_type: None,
+            since: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
     assert!(all[0].created_at >= all[1].created_at);
-    let mine = store.list_learning_events(&EventQuery { scope: Scope::user("alice"), event_type: None, since: None, limit: 10 }).await.unwrap();
+    let mine = store
+        .list_learning_events(&EventQuery {
+            scope: Scope::user("alice"),
+            event_type: None,
+            since: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(mine, vec![e.clone()]);
-    let fails = store.list_learning_events(&EventQuery { scope: Scope::default(), event_type: Some("failure".into()), since: None, limit: 10 }).await.unwrap();
+    let fails = store
+        .list_learning_events(&EventQuery {
+            scope: Scope::default(),
+            event_type: Some("failure".into()),
+            since: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(fails.len(), 1);
     assert_eq!(fails[0].reward, Reward::MIN);
-    let later = store.list_learning_events(&EventQuery { scope: Scope::default(), event_type: None, since: Some(Timestamp::from_millis(i64::MAX)), limit: 10 }).await.unwrap();
+    let later = store
+        .list_learning_events(&EventQuery {
+            scope: Scope::default(),
+            event_type: None,
+            since: Some(Timestamp::from_millis(i64::MAX)),
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert!(later.is_empty());
 }
 
 /// Conversation summaries keep their decisions and feedback.
 pub async fn conversations(store: &dyn LongTermStore) {
     let c = store
-        .add_conversation(NewConversation { scope: Scope::user("alice").with_session("s1"), summary: "planned the release".into(), key_decisions: vec!["ship friday".into(), "no new deps".into()], user_feedback: Some("good".into()) })
+        .add_conversation(NewConversation {
+            scope: Scope::user("alice").with_session("s1"),
+            summary: "planned the release".into(),
+            key_decisions: vec!["ship friday".into(), "no new deps".into()],
+            user_feedback: Some("good".into()),
+        })
         .await
         .unwrap();
-    store.add_conversation(NewConversation { summary: "other".into(), ..NewConversation::default() }).await.unwrap();
-    assert_eq!(store.list_conversations(&Scope::user("alice"), 10).await.unwrap(), vec![c]);
-    assert_eq!(store.list_conversations(&Scope::default(), 10).await.unwrap().len(), 2);
-    assert_eq!(store.list_conversations(&Scope::default(), 1).await.unwrap().len(), 1);
-    assert_invalid(store.add_conversation(NewConversation::default()).await, "empty summary");
+    store
+        .add_conversation(NewConversation {
+            summary: "other".into(),
+            ..NewConversation::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_conversations(&Scope::user("alice"), 10)
+            .await
+            .unwrap(),
+        vec![c]
+    );
+    assert_eq!(
+        store
+            .list_conversations(&Scope::default(), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .list_conversations(&Scope::default(), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_invalid(
+        store.add_conversation(NewConversation::default()).await,
+        "empty summary",
+    );
 }
 
 /// Decisions are recorded, then given an outcome and reward (the seed's learning loop).
 pub async fn decisions(store: &dyn LongTermStore) {
     let d = store
-        .record_decision(NewDecision { scope: Scope::user("alice"), agent_type: "coder".into(), context: "pick a test runner".into(), options: vec!["nextest".into(), "cargo test".into()], chosen_option: "nextest".into(), reasoning: "faster".into() })
+        .record_decision(NewDecision {
+            scope: Scope::user("alice"),
+            agent_type: "coder".into(),
+            context: "pick a test runner".into(),
+            options: vec!["nextest".into(), "cargo test".into()],
+            chosen_option: "nextest".into(),
+            reasoning: "faster".into(),
+        })
         .await
         .unwrap();
-    assert_eq!((d.outcome.clone(), d.reward, d.outcome_at), (None, None, None));
+    assert_eq!(
+        (d.outcome.clone(), d.reward, d.outcome_at),
+        (None, None, None)
+    );
     assert_eq!(store.get_decision(d.id).await.unwrap(), Some(d.clone()));
-    let pending = store.list_decisions(&DecisionQuery { scope: Scope::default(), agent_type: None, with_outcome: Some(false), limit: 10 }).await.unwrap();
+    let pending = store
+        .list_decisions(&DecisionQuery {
+            scope: Scope::default(),
+            agent_type: None,
+            with_outcome: Some(false),
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
-    let u = store.update_decision_outcome(d.id, "ran 2x faster", Reward::new(0.8).unwrap()).await.unwrap();
+    let u = store
+        .update_decision_outcome(d.id, "ran 2x faster", Reward::new(0.8).unwrap())
+        .await
+        .unwrap();
     assert_eq!(u.outcome.as_deref(), Some("ran 2x faster"));
     assert_eq!(u.reward, Some(Reward::new(0.8).unwrap()));
     assert!(u.outcome_at.is_some());
     assert_eq!(u.options, d.options);
-    let decided = store.list_decisions(&DecisionQuery { scope: Scope::user("alice"), agent_type: Some("coder".into()), with_outcome: Some(true), limit: 10 }).await.unwrap();
+    let decided = store
+        .list_decisions(&DecisionQuery {
+            scope: Scope::user("alice"),
+            agent_type: Some("coder".into()),
+            with_outcome: Some(true),
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(decided, vec![u]);
-    assert!(matches!(store.update_decision_outcome(d.id + 1000, "x", Reward::NEUTRAL).await, Err(Error::NotFound { .. })));
-    assert!(store.list_decisions(&DecisionQuery { scope: Scope::user("bob"), agent_type: None, with_outcome: None, limit: 10 }).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .update_decision_outcome(d.id + 1000, "x", Reward::NEUTRAL)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        store
+            .list_decisions(&DecisionQuery {
+                scope: Scope::user("bob"),
+                agent_type: None,
+                with_outcome: None,
+                limit: 10
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Batches are atomic: a failure anywhere leaves the store unchanged.
@@ -520,10 +1209,28 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
         WriteOp::StorePreference(NewPreference::new("k", 1)),
         WriteOp::StorePattern(NewPattern::new("t", "c", "s")),
         WriteOp::StorePattern(NewPattern::new("t", "c", "s")),
-        WriteOp::RecordLearningEvent(NewLearningEvent { scope: Scope::default(), event_type: "success".into(), task_description: "t".into(), outcome: "o".into(), reward: Reward::MAX, metadata: Metadata::new() }),
-        WriteOp::RecordDecision(NewDecision { agent_type: "a".into(), context: "c".into(), chosen_option: "x".into(), ..NewDecision::default() }),
-        WriteOp::AddConversation(NewConversation { summary: "s".into(), ..NewConversation::default() }),
-        WriteOp::AddProject(NewProject { name: "p".into(), ..NewProject::default() }),
+        WriteOp::RecordLearningEvent(NewLearningEvent {
+            scope: Scope::default(),
+            event_type: "success".into(),
+            task_description: "t".into(),
+            outcome: "o".into(),
+            reward: Reward::MAX,
+            metadata: Metadata::new(),
+        }),
+        WriteOp::RecordDecision(NewDecision {
+            agent_type: "a".into(),
+            context: "c".into(),
+            chosen_option: "x".into(),
+            ..NewDecision::default()
+        }),
+        WriteOp::AddConversation(NewConversation {
+            summary: "s".into(),
+            ..NewConversation::default()
+        }),
+        WriteOp::AddProject(NewProject {
+            name: "p".into(),
+            ..NewProject::default()
+        }),
         WriteOp::DeleteMemory { id: dup.id },
     ];
     // Invalid input anywhere: nothing applied.
@@ -542,7 +1249,10 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
     assert_eq!(out.len(), 9);
     assert!(matches!(&out[0], WriteOutcome::Memory(m) if m.content == "batched one"));
     assert!(matches!(&out[2], WriteOutcome::Pattern(w) if w.inserted));
-    assert!(matches!(&out[3], WriteOutcome::Pattern(w) if !w.inserted && w.pattern.success_count == 2), "ops see earlier ops of the batch");
+    assert!(
+        matches!(&out[3], WriteOutcome::Pattern(w) if !w.inserted && w.pattern.success_count == 2),
+        "ops see earlier ops of the batch"
+    );
     assert!(matches!(&out[8], WriteOutcome::Deleted { existed: true }));
     let after = store.stats().await.unwrap();
     assert_eq!(after.memories, before.memories);
@@ -553,39 +1263,84 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
 
 /// Many concurrent writers through one handle: nothing is lost, no error surfaces.
 pub async fn concurrent_writers(store: Arc<dyn LongTermStore>) {
-    let p = store.store_pattern(NewPattern::new("race", "counter", "n+1")).await.unwrap().pattern;
+    let p = store
+        .store_pattern(NewPattern::new("race", "counter", "n+1"))
+        .await
+        .unwrap()
+        .pattern;
     let mut tasks = Vec::new();
     for t in 0..8 {
         let s = store.clone();
         tasks.push(async move {
             for i in 0..25 {
-                s.record_pattern_outcome(p.id, if i % 5 == 0 { PatternOutcome::Failure } else { PatternOutcome::Success }).await.unwrap();
-                s.put_memory(NewMemory::new(format!("task {t} write {i}"))).await.unwrap();
+                s.record_pattern_outcome(
+                    p.id,
+                    if i % 5 == 0 {
+                        PatternOutcome::Failure
+                    } else {
+                        PatternOutcome::Success
+                    },
+                )
+                .await
+                .unwrap();
+                s.put_memory(NewMemory::new(format!("task {t} write {i}")))
+                    .await
+                    .unwrap();
             }
         });
     }
     join_all(tasks).await;
     let p = store.get_pattern(p.id).await.unwrap().unwrap();
-    assert_eq!((p.success_count, p.failure_count), (1 + 8 * 20, 8 * 5), "no lost update");
-    assert_eq!(store.count_memories(&MemoryFilter::default()).await.unwrap(), 200);
+    assert_eq!(
+        (p.success_count, p.failure_count),
+        (1 + 8 * 20, 8 * 5),
+        "no lost update"
+    );
+    assert_eq!(
+        store
+            .count_memories(&MemoryFilter::default())
+            .await
+            .unwrap(),
+        200
+    );
 }
 
 /// Two handles on the same store (two connections, or two pools) write at once; each
 /// sees the other's writes, and no count is lost.
 pub async fn two_handles(a: Arc<dyn LongTermStore>, b: Arc<dyn LongTermStore>) {
-    let p = a.store_pattern(NewPattern::new("race", "two handles", "x")).await.unwrap().pattern;
+    let p = a
+        .store_pattern(NewPattern::new("race", "two handles", "x"))
+        .await
+        .unwrap()
+        .pattern;
     let mut tasks = Vec::new();
-    for (n, s) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+    for (n, s) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
         tasks.push(async move {
             for i in 0..50 {
-                s.record_pattern_outcome(p.id, PatternOutcome::Success).await.unwrap();
-                s.store_preference(NewPreference::new(format!("h{n}.{i}"), i)).await.unwrap();
+                s.record_pattern_outcome(p.id, PatternOutcome::Success)
+                    .await
+                    .unwrap();
+                s.store_preference(NewPreference::new(format!("h{n}.{i}"), i))
+                    .await
+                    .unwrap();
             }
         });
     }
     join_all(tasks).await;
-    assert_eq!(b.get_pattern(p.id).await.unwrap().unwrap().success_count, 201);
-    assert_eq!(a.list_preferences(&Scope::default(), None).await.unwrap().len(), 200);
+    assert_eq!(
+        b.get_pattern(p.id).await.unwrap().unwrap().success_count,
+        201
+    );
+    assert_eq!(
+        a.list_preferences(&Scope::default(), None)
+            .await
+            .unwrap()
+            .len(),
+        200
+    );
 }
 
 /// Runs futures concurrently on the caller's executor without depending on one.
@@ -606,7 +1361,11 @@ async fn join_all<F: std::future::Future<Output = ()>>(futs: Vec<F>) {
                     }
                 }
             }
-            if pending { Poll::Pending } else { Poll::Ready(()) }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
         }
     }
     JoinAll(futs.into_iter().map(|f| Some(Box::pin(f))).collect()).await
@@ -623,22 +1382,76 @@ pub struct Sample {
 
 /// Writes one of each record, for a durability check across close and reopen.
 pub async fn write_sample(store: &dyn LongTermStore) -> Sample {
-    let memory = store.put_memory(NewMemory::new("survives a restart").with_metadata(Metadata::new().with("k", "v"))).await.unwrap();
-    let preference = store.store_preference(NewPreference::new("persist", json!({"a": 1}))).await.unwrap();
-    let pattern = store.store_pattern(NewPattern::new("t", "persisted context", "s")).await.unwrap().pattern;
-    let pattern = store.record_pattern_outcome(pattern.id, PatternOutcome::Failure).await.unwrap();
-    let decision = store.record_decision(NewDecision { agent_type: "a".into(), context: "c".into(), chosen_option: "x".into(), ..NewDecision::default() }).await.unwrap();
-    let decision = store.update_decision_outcome(decision.id, "ok", Reward::new(0.5).unwrap()).await.unwrap();
-    Sample { memory, preference, pattern, decision }
+    let memory = store
+        .put_memory(
+            NewMemory::new("survives a restart").with_metadata(Metadata::new().with("k", "v")),
+        )
+        .await
+        .unwrap();
+    let preference = store
+        .store_preference(NewPreference::new("persist", json!({"a": 1})))
+        .await
+        .unwrap();
+    let pattern = store
+        .store_pattern(NewPattern::new("t", "persisted context", "s"))
+        .await
+        .unwrap()
+        .pattern;
+    let pattern = store
+        .record_pattern_outcome(pattern.id, PatternOutcome::Failure)
+        .await
+        .unwrap();
+    let decision = store
+        .record_decision(NewDecision {
+            agent_type: "a".into(),
+            context: "c".into(),
+            chosen_option: "x".into(),
+            ..NewDecision::default()
+        })
+        .await
+        .unwrap();
+    let decision = store
+        .update_decision_outcome(decision.id, "ok", Reward::new(0.5).unwrap())
+        .await
+        .unwrap();
+    Sample {
+        memory,
+        preference,
+        pattern,
+        decision,
+    }
 }
 
 /// Checks that everything [`write_sample`] wrote is there, unchanged.
 pub async fn check_sample(store: &dyn LongTermStore, s: &Sample) {
-    assert_eq!(store.get_memory(s.memory.id).await.unwrap().as_ref(), Some(&s.memory));
-    assert_eq!(store.get_preference(&Scope::default(), "persist").await.unwrap().as_ref(), Some(&s.preference));
-    assert_eq!(store.get_pattern(s.pattern.id).await.unwrap().as_ref(), Some(&s.pattern));
-    assert_eq!(store.get_decision(s.decision.id).await.unwrap().as_ref(), Some(&s.decision));
-    let hits = store.search_memories(&KeywordQuery { text: "restart".into(), filter: MemoryFilter::default(), limit: 5 }).await.unwrap();
+    assert_eq!(
+        store.get_memory(s.memory.id).await.unwrap().as_ref(),
+        Some(&s.memory)
+    );
+    assert_eq!(
+        store
+            .get_preference(&Scope::default(), "persist")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&s.preference)
+    );
+    assert_eq!(
+        store.get_pattern(s.pattern.id).await.unwrap().as_ref(),
+        Some(&s.pattern)
+    );
+    assert_eq!(
+        store.get_decision(s.decision.id).await.unwrap().as_ref(),
+        Some(&s.decision)
+    );
+    let hits = store
+        .search_memories(&KeywordQuery {
+            text: "restart".into(),
+            filter: MemoryFilter::default(),
+            limit: 5,
+        })
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 1, "the keyword index survives too");
 }
 
@@ -663,7 +1476,9 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         (-1e12f64..1e12).prop_map(Value::from),
-        any::<String>().prop_filter("no NUL", |s| !s.contains('\0')).prop_map(Value::String),
+        any::<String>()
+            .prop_filter("no NUL", |s| !s.contains('\0'))
+            .prop_map(Value::String),
     ]
 }
 
@@ -671,7 +1486,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     json_leaf().prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::btree_map(any::<String>(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            proptest::collection::btree_map(any::<String>(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -682,36 +1498,72 @@ fn key_text() -> impl Strategy<Value = String> {
 
 /// Arbitrary Unicode contents, keys, scopes and JSON values within the limits.
 pub fn unicode_case() -> impl Strategy<Value = UnicodeCase> {
-    let content = any::<String>().prop_filter("valid content", |s| validate::non_empty_text("c", s).is_ok());
+    let content = any::<String>().prop_filter("valid content", |s| {
+        validate::non_empty_text("c", s).is_ok()
+    });
     let metadata = proptest::collection::btree_map(key_text(), json_value(), 0..5)
         .prop_map(|m| Metadata::from(m.into_iter().collect::<serde_json::Map<_, _>>()));
-    let scope = (proptest::option::of(key_text()), proptest::option::of(key_text()), proptest::option::of(key_text()))
-        .prop_map(|(user, agent, session)| Scope { user, agent, session });
-    (content, metadata, key_text(), json_value(), scope)
-        .prop_map(|(content, metadata, key, value, scope)| UnicodeCase { content, metadata, key, value, scope })
+    let scope = (
+        proptest::option::of(key_text()),
+        proptest::option::of(key_text()),
+        proptest::option::of(key_text()),
+    )
+        .prop_map(|(user, agent, session)| Scope {
+            user,
+            agent,
+            session,
+        });
+    (content, metadata, key_text(), json_value(), scope).prop_map(
+        |(content, metadata, key, value, scope)| UnicodeCase {
+            content,
+            metadata,
+            key,
+            value,
+            scope,
+        },
+    )
 }
 
 /// Stores the case as a memory and a preference, and checks both read back unchanged
 /// (keyword search must not choke on the content either).
-pub async fn check_unicode_round_trip(store: &dyn LongTermStore, case: UnicodeCase) -> std::result::Result<(), TestCaseError> {
+pub async fn check_unicode_round_trip(
+    store: &dyn LongTermStore,
+    case: UnicodeCase,
+) -> std::result::Result<(), TestCaseError> {
     let m = store
-        .put_memory(NewMemory::new(case.content.clone()).with_scope(case.scope.clone()).with_metadata(case.metadata.clone()))
+        .put_memory(
+            NewMemory::new(case.content.clone())
+                .with_scope(case.scope.clone())
+                .with_metadata(case.metadata.clone()),
+        )
         .await
         .map_err(|e| TestCaseError::fail(format!("put_memory: {e}")))?;
-    let got = store.get_memory(m.id).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let got = store
+        .get_memory(m.id)
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(got.as_ref(), Some(&m));
     prop_assert_eq!(&m.content, &case.content);
     prop_assert_eq!(&m.metadata, &case.metadata);
     prop_assert_eq!(&m.scope, &case.scope);
     let p = store
-        .store_preference(NewPreference::new(case.key.clone(), case.value.clone()).with_scope(case.scope.clone()))
+        .store_preference(
+            NewPreference::new(case.key.clone(), case.value.clone()).with_scope(case.scope.clone()),
+        )
         .await
         .map_err(|e| TestCaseError::fail(format!("store_preference: {e}")))?;
-    let got = store.get_preference(&case.scope, &case.key).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let got = store
+        .get_preference(&case.scope, &case.key)
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(got.map(|g| g.value), Some(case.value.clone()));
     prop_assert_eq!(p.value, case.value);
     store
-        .search_memories(&KeywordQuery { text: case.content, filter: MemoryFilter::scoped(case.scope), limit: 5 })
+        .search_memories(&KeywordQuery {
+            text: case.content,
+            filter: MemoryFilter::scoped(case.scope),
+            limit: 5,
+        })
         .await
         .map_err(|e| TestCaseError::fail(format!("search_memories: {e}")))?;
     Ok(())

@@ -52,20 +52,19 @@ pub mod conformance;
 
 pub use error::{BoxError, Error, ErrorKind, Result, ValidationError};
 pub use memory::{
-    KeywordHit, KeywordQuery, ListOrder, Memory, MemoryFilter, MemoryId, MemoryKind,
-    MemoryPatch, MemoryQuery, NewMemory, query_terms, Importance,
+    Importance, KeywordHit, KeywordQuery, ListOrder, Memory, MemoryFilter, MemoryId, MemoryKind,
+    MemoryPatch, MemoryQuery, NewMemory, query_terms,
 };
 pub use ports::{
     ChatMessage, Completion, CompletionRequest, ContextMessage, Embedder, EmbedderInfo,
-    FinishReason, LongTermStore, Role, ShortTermMemory, StoreStats, TextModel, Usage,
-    VectorEntry, VectorHit, VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome,
-    estimate_tokens,
+    FinishReason, LongTermStore, Role, ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry,
+    VectorHit, VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
 };
 pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,
     DecisionQuery, EventQuery, LearningEvent, NewConversation, NewDecision, NewLearningEvent,
-    NewPattern, NewPreference, NewProject, PatternHit, PatternOutcome, PatternQuery,
-    PatternWrite, Preference, Project, RecordId, Reward,
+    NewPattern, NewPreference, NewProject, PatternHit, PatternOutcome, PatternQuery, PatternWrite,
+    Preference, Project, RecordId, Reward,
 };
 pub use scope::{Metadata, MetadataCondition, Scope};
 pub use time::Timestamp;

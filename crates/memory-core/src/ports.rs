@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::memory::{
-    KeywordHit, KeywordQuery, Memory, MemoryFilter, MemoryId, MemoryKind, MemoryPatch,
-    MemoryQuery, NewMemory,
+    KeywordHit, KeywordQuery, Memory, MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery,
+    NewMemory,
 };
 use crate::records::*;
 use crate::scope::{Metadata, Scope};
@@ -212,11 +212,7 @@ pub trait LongTermStore: Send + Sync {
     async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>>;
 
     /// Patterns whose context or solution match the words of `text`, best first.
-    async fn search_patterns(
-        &self,
-        text: &str,
-        query: &PatternQuery,
-    ) -> Result<Vec<PatternHit>>;
+    async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>>;
 
     /// Deletes a pattern; `false` when none.
     async fn delete_pattern(&self, id: RecordId) -> Result<bool>;
@@ -232,8 +228,7 @@ pub trait LongTermStore: Send + Sync {
     // ---- conversations ----
 
     /// Records a conversation summary.
-    async fn add_conversation(&self, conversation: NewConversation)
-    -> Result<ConversationSummary>;
+    async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary>;
 
     /// Conversation summaries visible through `scope`, newest first.
     async fn list_conversations(
@@ -335,6 +330,11 @@ pub trait VectorIndex: Send + Sync {
 
     /// How many live entries the index holds.
     async fn len(&self) -> Result<usize>;
+
+    /// Whether the index holds no live entries.
+    async fn is_empty(&self) -> Result<bool> {
+        Ok(self.len().await? == 0)
+    }
 }
 
 /// Which model wrote a set of vectors. A brain pins it: vectors from two models are
@@ -413,8 +413,13 @@ pub fn estimate_tokens(text: &str) -> usize {
 #[async_trait]
 pub trait ShortTermMemory: Send + Sync {
     /// Sets a working variable, expiring after `ttl` if given.
-    async fn set(&self, scope: &Scope, key: &str, value: Value, ttl: Option<Duration>)
-    -> Result<()>;
+    async fn set(
+        &self,
+        scope: &Scope,
+        key: &str,
+        value: Value,
+        ttl: Option<Duration>,
+    ) -> Result<()>;
 
     /// A working variable, unless absent or expired.
     async fn get(&self, scope: &Scope, key: &str) -> Result<Option<Value>>;

@@ -560,9 +560,18 @@ mod tests {
     #[test]
     fn reward_is_checked() {
         assert!(Reward::new(0.5).is_ok());
-        assert!(matches!(Reward::new(f64::NAN), Err(ValidationError::NotFinite { .. })));
-        assert!(matches!(Reward::new(1.01), Err(ValidationError::OutOfRange { .. })));
-        assert!(matches!(Reward::new(f64::INFINITY), Err(ValidationError::NotFinite { .. })));
+        assert!(matches!(
+            Reward::new(f64::NAN),
+            Err(ValidationError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            Reward::new(1.01),
+            Err(ValidationError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            Reward::new(f64::INFINITY),
+            Err(ValidationError::NotFinite { .. })
+        ));
         assert_eq!(Reward::clamped(7.0), Some(Reward::MAX));
         assert_eq!(Reward::clamped(f64::NEG_INFINITY), Some(Reward::MIN));
         assert_eq!(Reward::clamped(f64::NAN), None);

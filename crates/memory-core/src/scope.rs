@@ -245,7 +245,11 @@ mod tests {
         assert!(Scope::global().matches(&alice_coder));
         assert!(Scope::user("alice").matches(&alice_coder));
         assert!(!Scope::user("bob").matches(&alice_coder));
-        assert!(!Scope::user("alice").with_session("s1").matches(&alice_coder));
+        assert!(
+            !Scope::user("alice")
+                .with_session("s1")
+                .matches(&alice_coder)
+        );
         assert!(!Scope::user("alice").matches(&Scope::global()));
     }
 
@@ -269,6 +273,10 @@ mod tests {
         assert!(MetadataCondition::eq("s", "x").matches(&m));
         assert!(!MetadataCondition::eq("s", "y").matches(&m));
         assert!(!MetadataCondition::eq("missing", "x").matches(&m));
-        assert!(MetadataCondition::eq("o", json!({"a": 1})).validate().is_err());
+        assert!(
+            MetadataCondition::eq("o", json!({"a": 1}))
+                .validate()
+                .is_err()
+        );
     }
 }

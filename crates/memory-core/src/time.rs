@@ -80,12 +80,18 @@ mod tests {
 
     #[test]
     fn displays_rfc3339() {
-        assert_eq!(Timestamp::from_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             Timestamp::from_millis(1_764_112_685_123).to_string(),
             "2025-11-25T23:18:05.123Z"
         );
-        assert_eq!(Timestamp::from_millis(-1).to_string(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_millis(-1).to_string(),
+            "1969-12-31T23:59:59.999Z"
+        );
         // A leap day.
         assert_eq!(
             Timestamp::from_millis(951_782_400_000).to_string(),
@@ -96,7 +102,10 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(i64::MAX - 1);
-        assert_eq!(t.saturating_add(Duration::from_secs(1)).as_millis(), i64::MAX);
+        assert_eq!(
+            t.saturating_add(Duration::from_secs(1)).as_millis(),
+            i64::MAX
+        );
         assert_eq!(
             Timestamp::from_millis(1000).saturating_sub(Duration::from_millis(1)),
             Timestamp::from_millis(999)

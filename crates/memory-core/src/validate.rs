@@ -165,7 +165,10 @@ mod tests {
     fn keys() {
         assert!(key("k", "theme").is_ok());
         assert_eq!(key("k", "  "), Err(ValidationError::Empty { field: "k" }));
-        assert!(matches!(key("k", "a\nb"), Err(ValidationError::ForbiddenChar { .. })));
+        assert!(matches!(
+            key("k", "a\nb"),
+            Err(ValidationError::ForbiddenChar { .. })
+        ));
         assert!(matches!(
             key("k", &"x".repeat(MAX_KEY_BYTES + 1)),
             Err(ValidationError::TooLong { .. })
@@ -180,7 +183,10 @@ mod tests {
         for _ in 0..40 {
             deep = json!([deep]);
         }
-        assert!(matches!(json("m", &deep), Err(ValidationError::TooDeep { .. })));
+        assert!(matches!(
+            json("m", &deep),
+            Err(ValidationError::TooDeep { .. })
+        ));
         assert!(matches!(
             parse_json("m", "{not json"),
             Err(ValidationError::MalformedJson { .. })
@@ -190,15 +196,27 @@ mod tests {
     #[test]
     fn vectors() {
         assert!(vector(&[1.0, 0.0], 2).is_ok());
-        assert!(matches!(vector(&[1.0], 2), Err(ValidationError::WrongDimension { .. })));
-        assert!(matches!(vector(&[f32::NAN, 1.0], 2), Err(ValidationError::NotFinite { .. })));
+        assert!(matches!(
+            vector(&[1.0], 2),
+            Err(ValidationError::WrongDimension { .. })
+        ));
+        assert!(matches!(
+            vector(&[f32::NAN, 1.0], 2),
+            Err(ValidationError::NotFinite { .. })
+        ));
         assert_eq!(vector(&[0.0, 0.0], 2), Err(ValidationError::ZeroVector));
     }
 
     #[test]
     fn ranges() {
         assert!(range("r", 1.0, -1.0, 1.0).is_ok());
-        assert!(matches!(range("r", f64::NAN, -1.0, 1.0), Err(ValidationError::NotFinite { .. })));
-        assert!(matches!(range("r", 1.5, -1.0, 1.0), Err(ValidationError::OutOfRange { .. })));
+        assert!(matches!(
+            range("r", f64::NAN, -1.0, 1.0),
+            Err(ValidationError::NotFinite { .. })
+        ));
+        assert!(matches!(
+            range("r", 1.5, -1.0, 1.0),
+            Err(ValidationError::OutOfRange { .. })
+        ));
     }
 }

@@ -1,12 +1,19 @@
 //! Property tests of memory-core's own invariants.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use memory_core::*;
 use proptest::prelude::*;
 use serde_json::json;
 
 fn scope_strategy() -> impl Strategy<Value = Scope> {
-    let part = || proptest::option::of(proptest::sample::select(vec!["a", "b", "c"]).prop_map(String::from));
-    (part(), part(), part()).prop_map(|(user, agent, session)| Scope { user, agent, session })
+    let part = || {
+        proptest::option::of(proptest::sample::select(vec!["a", "b", "c"]).prop_map(String::from))
+    };
+    (part(), part(), part()).prop_map(|(user, agent, session)| Scope {
+        user,
+        agent,
+        session,
+    })
 }
 
 proptest! {
@@ -45,10 +52,10 @@ proptest! {
         prop_assert!(owner.matches(&owner));
         prop_assert!(Scope::global().matches(&owner));
         // A filter that names a user never shows another user's (or an unowned) record.
-        if let Some(u) = &filter.user {
-            if filter.matches(&owner) {
-                prop_assert_eq!(owner.user.as_ref(), Some(u));
-            }
+        if let Some(u) = &filter.user
+            && filter.matches(&owner)
+        {
+            prop_assert_eq!(owner.user.as_ref(), Some(u));
         }
         // Narrowing a filter never widens what it sees.
         let narrower = filter.clone().with_session("c");

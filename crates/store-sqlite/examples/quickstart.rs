@@ -9,7 +9,9 @@ use store_sqlite::SqliteStore;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let db = args.next().unwrap_or_else(|| "data/memory.db".into());
-    let query = args.next().unwrap_or_else(|| "how do I fix a moved value".into());
+    let query = args
+        .next()
+        .unwrap_or_else(|| "how do I fix a moved value".into());
     let store = SqliteStore::open(&db).await?;
     let me = Scope::user("you");
 
@@ -18,8 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     store
         .put_memory(
-            NewMemory::new("The release checklist lives in docs/release.md")
-                .with_scope(me.clone()),
+            NewMemory::new("The release checklist lives in docs/release.md").with_scope(me.clone()),
         )
         .await?;
     let fix = NewPattern::new(

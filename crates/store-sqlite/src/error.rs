@@ -36,7 +36,9 @@ pub enum SqliteError {
         found: i64,
     },
     /// The database stayed locked by another writer for longer than the busy timeout.
-    #[error("the database stayed busy for longer than the busy timeout; another process holds a long write")]
+    #[error(
+        "the database stayed busy for longer than the busy timeout; another process holds a long write"
+    )]
     Busy(#[source] rusqlite::Error),
     /// A value read back could not be decoded.
     #[error("stored {what} is corrupt: {message}")]

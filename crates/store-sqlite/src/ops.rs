@@ -106,7 +106,11 @@ fn memory_filter(f: &MemoryFilter, now: Timestamp, sql: &mut String, args: &mut 
                 args.push(SqlValue::Text(s.clone()));
             }
             Value::Bool(b) => {
-                sql.push_str(if *b { " AND j.type = 'true')" } else { " AND j.type = 'false')" });
+                sql.push_str(if *b {
+                    " AND j.type = 'true')"
+                } else {
+                    " AND j.type = 'false')"
+                });
             }
             Value::Number(n) => {
                 sql.push_str(" AND j.type IN ('integer', 'real') AND j.value = ?)");
@@ -153,9 +157,12 @@ const MEMORY_COLS: &str = "m.id, m.content, m.kind, m.scope_user, m.scope_agent,
 
 fn memory_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
     let id: Vec<u8> = row.get(0)?;
-    let id: [u8; 16] = id
-        .try_into()
-        .map_err(|_| conversion(0, ValidationError::Other("memory id is not 16 bytes".into())))?;
+    let id: [u8; 16] = id.try_into().map_err(|_| {
+        conversion(
+            0,
+            ValidationError::Other("memory id is not 16 bytes".into()),
+        )
+    })?;
     let kind: String = row.get(2)?;
     let metadata: String = row.get(6)?;
     let importance: f64 = row.get(7)?;
@@ -179,7 +186,10 @@ pub(crate) fn put_memory(c: &Connection, new: NewMemory, now: Timestamp) -> Resu
         .prepare_cached("SELECT 1 FROM memories WHERE id = ?")?
         .exists([m.id.to_bytes()])?;
     if exists {
-        return Err(SqliteError::Conflict(format!("memory {} already exists", m.id)));
+        return Err(SqliteError::Conflict(format!(
+            "memory {} already exists",
+            m.id
+        )));
     }
     let [u, a, s] = scope_params(&m.scope);
     c.prepare_cached(
@@ -204,10 +214,12 @@ pub(crate) fn put_memory(c: &Connection, new: NewMemory, now: Timestamp) -> Resu
 }
 
 pub(crate) fn get_memory(c: &Connection, id: MemoryId) -> Result<Option<Memory>> {
-    c.prepare_cached(&format!("SELECT {MEMORY_COLS} FROM memories m WHERE m.id = ?"))?
-        .query_row([id.to_bytes()], memory_row)
-        .optional()
-        .map_err(corrupt("memory"))
+    c.prepare_cached(&format!(
+        "SELECT {MEMORY_COLS} FROM memories m WHERE m.id = ?"
+    ))?
+    .query_row([id.to_bytes()], memory_row)
+    .optional()
+    .map_err(corrupt("memory"))
 }
 
 pub(crate) fn update_memory(
@@ -282,7 +294,11 @@ pub(crate) fn purge_expired(c: &Connection, now: Timestamp) -> Result<Vec<Memory
     ids_of(rows)
 }
 
-pub(crate) fn list_memories(c: &Connection, q: &MemoryQuery, now: Timestamp) -> Result<Vec<Memory>> {
+pub(crate) fn list_memories(
+    c: &Connection,
+    q: &MemoryQuery,
+    now: Timestamp,
+) -> Result<Vec<Memory>> {
     q.filter.validate()?;
     let mut sql = format!("SELECT {MEMORY_COLS} FROM memories m WHERE 1");
     let mut args = Vec::new();
@@ -379,7 +395,11 @@ pub(crate) fn store_preference(
     .map_err(corrupt("preference"))
 }
 
-pub(crate) fn get_preference(c: &Connection, scope: &Scope, key: &str) -> Result<Option<Preference>> {
+pub(crate) fn get_preference(
+    c: &Connection,
+    scope: &Scope,
+    key: &str,
+) -> Result<Option<Preference>> {
     let [u, a, s] = scope_params(scope);
     c.prepare_cached(&format!(
         "SELECT {PREF_COLS} FROM user_preferences \
@@ -449,7 +469,17 @@ pub(crate) fn add_project(c: &Connection, p: NewProject, now: Timestamp) -> Resu
          RETURNING {PROJECT_COLS}"
     ))?
     .query_row(
-        params![u, a, s, p.name, p.path, p.description, to_json(&p.tech_stack), p.status, now.as_millis()],
+        params![
+            u,
+            a,
+            s,
+            p.name,
+            p.path,
+            p.description,
+            to_json(&p.tech_stack),
+            p.status,
+            now.as_millis()
+        ],
         project_row,
     )
     .map_err(corrupt("project"))
@@ -462,7 +492,11 @@ pub(crate) fn get_project(c: &Connection, id: RecordId) -> Result<Option<Project
         .map_err(corrupt("project"))
 }
 
-pub(crate) fn list_projects(c: &Connection, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
+pub(crate) fn list_projects(
+    c: &Connection,
+    scope: &Scope,
+    status: Option<&str>,
+) -> Result<Vec<Project>> {
     scope.validate()?;
     let mut sql = format!("SELECT {PROJECT_COLS} FROM projects WHERE 1");
     let mut args = Vec::new();
@@ -550,7 +584,16 @@ pub(crate) fn store_pattern(c: &Connection, p: NewPattern, now: Timestamp) -> Re
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING {PATTERN_RETURNING}"
         ))?
         .query_row(
-            params![u, a, s, p.pattern_type, p.context, p.solution, p.language, now.as_millis()],
+            params![
+                u,
+                a,
+                s,
+                p.pattern_type,
+                p.context,
+                p.solution,
+                p.language,
+                now.as_millis()
+            ],
             pattern_row,
         )
         .map_err(corrupt("pattern"))?;
@@ -584,10 +627,12 @@ pub(crate) fn record_pattern_outcome(
 }
 
 pub(crate) fn get_pattern(c: &Connection, id: RecordId) -> Result<Option<CodePattern>> {
-    c.prepare_cached(&format!("SELECT {PATTERN_COLS} FROM code_patterns p WHERE p.id = ?"))?
-        .query_row([id], pattern_row)
-        .optional()
-        .map_err(corrupt("pattern"))
+    c.prepare_cached(&format!(
+        "SELECT {PATTERN_COLS} FROM code_patterns p WHERE p.id = ?"
+    ))?
+    .query_row([id], pattern_row)
+    .optional()
+    .map_err(corrupt("pattern"))
 }
 
 fn pattern_filter(q: &PatternQuery, sql: &mut String, args: &mut Vec<SqlValue>) -> Result<()> {
@@ -616,7 +661,11 @@ pub(crate) fn list_patterns(c: &Connection, q: &PatternQuery) -> Result<Vec<Code
         .map_err(corrupt("pattern"))
 }
 
-pub(crate) fn search_patterns(c: &Connection, text: &str, q: &PatternQuery) -> Result<Vec<PatternHit>> {
+pub(crate) fn search_patterns(
+    c: &Connection,
+    text: &str,
+    q: &PatternQuery,
+) -> Result<Vec<PatternHit>> {
     let Some(fts) = fts_query(text) else {
         return Ok(Vec::new());
     };
@@ -744,7 +793,15 @@ pub(crate) fn add_conversation(
          RETURNING {CONVERSATION_COLS}"
     ))?
     .query_row(
-        params![u, a, s, n.summary, to_json(&n.key_decisions), n.user_feedback, now.as_millis()],
+        params![
+            u,
+            a,
+            s,
+            n.summary,
+            to_json(&n.key_decisions),
+            n.user_feedback,
+            now.as_millis()
+        ],
         conversation_row,
     )
     .map_err(corrupt("conversation"))
@@ -794,7 +851,11 @@ fn decision_row(row: &Row<'_>) -> rusqlite::Result<AgentDecision> {
     })
 }
 
-pub(crate) fn record_decision(c: &Connection, d: NewDecision, now: Timestamp) -> Result<AgentDecision> {
+pub(crate) fn record_decision(
+    c: &Connection,
+    d: NewDecision,
+    now: Timestamp,
+) -> Result<AgentDecision> {
     d.validate()?;
     let [u, a, s] = scope_params(&d.scope);
     c.prepare_cached(&format!(
@@ -831,17 +892,22 @@ pub(crate) fn update_decision_outcome(
         "UPDATE agent_decisions SET outcome = ?, reward = ?, outcome_at = ? WHERE id = ? \
          RETURNING {DECISION_COLS}"
     ))?
-    .query_row(params![outcome, reward.get(), now.as_millis(), id], decision_row)
+    .query_row(
+        params![outcome, reward.get(), now.as_millis(), id],
+        decision_row,
+    )
     .optional()
     .map_err(corrupt("decision"))?
     .ok_or_else(|| SqliteError::NotFound(format!("decision {id}")))
 }
 
 pub(crate) fn get_decision(c: &Connection, id: RecordId) -> Result<Option<AgentDecision>> {
-    c.prepare_cached(&format!("SELECT {DECISION_COLS} FROM agent_decisions WHERE id = ?"))?
-        .query_row([id], decision_row)
-        .optional()
-        .map_err(corrupt("decision"))
+    c.prepare_cached(&format!(
+        "SELECT {DECISION_COLS} FROM agent_decisions WHERE id = ?"
+    ))?
+    .query_row([id], decision_row)
+    .optional()
+    .map_err(corrupt("decision"))
 }
 
 pub(crate) fn list_decisions(c: &Connection, q: &DecisionQuery) -> Result<Vec<AgentDecision>> {
@@ -909,7 +975,10 @@ mod tests {
 
     #[test]
     fn fts_queries_are_quoted_words() {
-        assert_eq!(fts_query("a OR b*").as_deref(), Some("\"a\" OR \"or\" OR \"b\""));
+        assert_eq!(
+            fts_query("a OR b*").as_deref(),
+            Some("\"a\" OR \"or\" OR \"b\"")
+        );
         assert_eq!(fts_query("\"\" ** ()"), None);
     }
 }

@@ -242,7 +242,8 @@ impl Inner {
 impl LongTermStore for SqliteStore {
     async fn put_memory(&self, memory: NewMemory) -> Result<Memory> {
         memory.validate()?;
-        self.write(move |c, now| ops::put_memory(c, memory, now)).await
+        self.write(move |c, now| ops::put_memory(c, memory, now))
+            .await
     }
 
     async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>> {
@@ -336,7 +337,8 @@ impl LongTermStore for SqliteStore {
     }
 
     async fn touch_project(&self, id: RecordId) -> Result<Project> {
-        self.write(move |c, now| ops::touch_project(c, id, now)).await
+        self.write(move |c, now| ops::touch_project(c, id, now))
+            .await
     }
 
     async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project> {
@@ -391,10 +393,7 @@ impl LongTermStore for SqliteStore {
             .await
     }
 
-    async fn add_conversation(
-        &self,
-        conversation: NewConversation,
-    ) -> Result<ConversationSummary> {
+    async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary> {
         conversation.validate()?;
         self.write(move |c, now| ops::add_conversation(c, conversation, now))
             .await

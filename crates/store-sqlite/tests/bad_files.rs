@@ -1,5 +1,6 @@
 //! Files that are not a brain database give typed errors, never a panic, and are left
 //! untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use memory_core::{ErrorKind, LongTermStore, NewLearningEvent, NewMemory, Reward, Scope};
 use rusqlite::Connection;
@@ -14,7 +15,11 @@ async fn a_text_file_is_not_a_database() {
     let err = SqliteStore::open(&path).await.unwrap_err();
     assert!(matches!(err, SqliteError::NotADatabase { .. }), "{err:?}");
     assert!(err.to_string().contains("not an SQLite database"));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "the file is untouched");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "the file is untouched"
+    );
 }
 
 #[tokio::test]
@@ -23,11 +28,14 @@ async fn a_newer_schema_is_refused() {
     let path = dir.path().join("memory.db");
     drop(SqliteStore::open(&path).await.unwrap());
     let conn = Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).await.unwrap_err();
     match &err {
-        SqliteError::SchemaTooNew { found, supported, .. } => {
+        SqliteError::SchemaTooNew {
+            found, supported, ..
+        } => {
             assert_eq!((*found, *supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
         }
         other => panic!("expected SchemaTooNew, got {other:?}"),
@@ -44,7 +52,10 @@ async fn another_applications_database_is_refused() {
         .unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).await.unwrap_err();
-    assert!(matches!(err, SqliteError::ForeignDatabase { found: 1234, .. }), "{err:?}");
+    assert!(
+        matches!(err, SqliteError::ForeignDatabase { found: 1234, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -100,6 +111,12 @@ async fn corrupt_stored_json_is_a_backend_error_not_a_panic() {
     assert!(err.to_string().contains("corrupt"), "{err}");
     // The CHECK constraint keeps out-of-range rewards out of the table entirely.
     let conn = Connection::open(&path).unwrap();
-    assert!(conn.execute("UPDATE learning_events SET reward = 2.0", []).is_err());
-    assert!(conn.execute("UPDATE learning_events SET reward = NULL", []).is_err());
+    assert!(
+        conn.execute("UPDATE learning_events SET reward = 2.0", [])
+            .is_err()
+    );
+    assert!(
+        conn.execute("UPDATE learning_events SET reward = NULL", [])
+            .is_err()
+    );
 }

@@ -1,4 +1,5 @@
 //! The shared long-term store conformance suite, run on SQLite files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use std::sync::Arc;
 
@@ -10,7 +11,9 @@ use tempfile::TempDir;
 
 async fn fresh() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("memory.db")).await.unwrap();
+    let store = SqliteStore::open(dir.path().join("memory.db"))
+        .await
+        .unwrap();
     (dir, store)
 }
 
@@ -59,7 +62,9 @@ async fn concurrent_writers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_handles_on_one_file() {
     let (dir, a) = fresh().await;
-    let b = SqliteStore::open(dir.path().join("memory.db")).await.unwrap();
+    let b = SqliteStore::open(dir.path().join("memory.db"))
+        .await
+        .unwrap();
     suite::two_handles(Arc::new(a), Arc::new(b)).await;
 }
 

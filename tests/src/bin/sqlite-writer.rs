@@ -17,8 +17,15 @@ fn main() -> Result<()> {
         anyhow::bail!("usage: sqlite-writer DB TAG COUNT [PATTERN_ID]");
     };
     let count: u64 = count.parse().context("COUNT")?;
-    let pattern: Option<RecordId> = rest.first().map(|p| p.parse()).transpose().context("PATTERN_ID")?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let pattern: Option<RecordId> = rest
+        .first()
+        .map(|p| p.parse())
+        .transpose()
+        .context("PATTERN_ID")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(run(db, tag, count, pattern))
 }
 
@@ -33,7 +40,9 @@ async fn run(db: &str, tag: &str, count: u64, pattern: Option<RecordId>) -> Resu
         writeln!(out, "m {}", m.id)?;
         out.flush()?;
         let key = format!("{tag}.{i}");
-        store.store_preference(NewPreference::new(key.clone(), i)).await?;
+        store
+            .store_preference(NewPreference::new(key.clone(), i))
+            .await?;
         writeln!(out, "p {key}")?;
         out.flush()?;
         let e = store
@@ -61,7 +70,9 @@ async fn run(db: &str, tag: &str, count: u64, pattern: Option<RecordId>) -> Resu
         writeln!(out, "d {}", d.id)?;
         out.flush()?;
         if let Some(p) = pattern {
-            store.record_pattern_outcome(p, PatternOutcome::Success).await?;
+            store
+                .record_pattern_outcome(p, PatternOutcome::Success)
+                .await?;
             writeln!(out, "c {p}")?;
             out.flush()?;
         }
