@@ -121,6 +121,7 @@ impl SqliteStore {
 
     /// Opens the store at `path` on the current thread (for synchronous callers; the
     /// store's methods still need a tokio runtime).
+    #[tracing::instrument(level = "debug", skip(options), fields(path = %path.display()))]
     pub fn open_blocking(path: &Path, options: SqliteOptions) -> SResult<Self> {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -141,7 +142,7 @@ impl SqliteStore {
             SqliteError::Sqlite(inner) | SqliteError::Busy(inner) => not_a_database(inner, path),
             other => other,
         })?;
-        tracing::debug!(target: "store_sqlite", path = %path.display(), "opened");
+        tracing::debug!(target: "store_sqlite", schema = schema::SCHEMA_VERSION, "opened");
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
@@ -260,6 +261,7 @@ impl LongTermStore for SqliteStore {
         self.write(move |c, _| ops::delete_memory(c, id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_memories(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>> {
         filter.validate()?;
         let filter = filter.clone();
@@ -288,6 +290,7 @@ impl LongTermStore for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>> {
         self.write(move |c, _| ops::purge_expired(c, now)).await
     }
@@ -435,6 +438,7 @@ impl LongTermStore for SqliteStore {
         self.read(move |c, _| ops::list_decisions(c, &query)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(ops = ops_in.len()))]
     async fn write_batch(&self, ops_in: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
         for op in &ops_in {
             op.validate()?;
