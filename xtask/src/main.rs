@@ -1,1 +1,531 @@
-fn main() {}
+//! The project's developer workflow, run as `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`).
+//!
+//! - `cargo xtask ci`: formatting check, clippy with warnings denied, then the tests;
+//!   stops at the first failing step.
+//! - `cargo xtask bench`: lists the benchmarks; `cargo xtask bench sqlite` runs
+//!   store-sqlite's write benchmarks and the seed's Python write path on the same machine
+//!   and prints a comparison.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+/// Developer workflow for the brain workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Runs what CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    Ci(CiArgs),
+    /// Runs a benchmark; without a name, lists them.
+    Bench {
+        #[command(subcommand)]
+        bench: Option<BenchCmd>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CiArgs {
+    /// Skip `cargo fmt --all --check`.
+    #[arg(long)]
+    no_fmt: bool,
+    /// Skip `cargo clippy`.
+    #[arg(long)]
+    no_clippy: bool,
+    /// Skip `cargo test`.
+    #[arg(long)]
+    no_test: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCmd {
+    /// store-sqlite's write paths against the seed's (`shared/bench/seed_sqlite.py`).
+    Sqlite(SqliteArgs),
+}
+
+#[derive(Debug, Args)]
+struct SqliteArgs {
+    /// The seed's benchmark script [default: <workspace>/../shared/bench/seed_sqlite.py].
+    #[arg(long, value_name = "PATH")]
+    seed_script: Option<PathBuf>,
+    /// How many calls of each write the seed's script makes.
+    #[arg(long, default_value_t = 2000)]
+    n: u64,
+    /// Print the comparison as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Do not run criterion; compare the results of its last run.
+    #[arg(long)]
+    no_run: bool,
+    /// Extra arguments for the criterion binary (after `--`), e.g. a filter.
+    #[arg(last = true)]
+    criterion_args: Vec<String>,
+}
+
+/// What `cargo xtask bench` lists.
+const BENCHES: &[(&str, &str)] = &[(
+    "sqlite",
+    "store-sqlite writes (WAL/NORMAL and fsync per commit) vs the seed's Python write path",
+)];
+
+/// The criterion group of `benches/benches/sqlite_writes.rs`.
+const SQLITE_GROUP: &str = "sqlite_writes";
+
+/// The single-call writes both sides measure, by their seed and benchmark name.
+const SQLITE_OPS: [&str; 4] = [
+    "store_preference",
+    "store_pattern",
+    "record_learning_event",
+    "record_decision",
+];
+
+/// Our batch benchmark, and the seed op it is compared with (the seed has no batches).
+const SQLITE_BATCH: (&str, &str) = ("write_batch_1000", "record_learning_event");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Ci(args) => ci(&args),
+        Cmd::Bench { bench: None } => {
+            list_benches();
+            Ok(())
+        }
+        Cmd::Bench {
+            bench: Some(BenchCmd::Sqlite(args)),
+        } => bench_sqlite(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// `cargo`, the same one that runs xtask when there is one.
+fn cargo() -> Command {
+    let mut cmd =
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+fn describe(cmd: &Command) -> String {
+    let program = Path::new(cmd.get_program())
+        .file_name()
+        .unwrap_or(cmd.get_program())
+        .to_string_lossy()
+        .into_owned();
+    std::iter::once(program)
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `cmd` to completion; an error naming `step` unless it succeeds.
+fn run_step(step: &str, mut cmd: Command) -> Result<()> {
+    eprintln!("xtask: [{step}] {}", describe(&cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("step `{step}`: could not start `{}`", describe(&cmd)))?;
+    if !status.success() {
+        bail!("step `{step}` failed ({status}): {}", describe(&cmd));
+    }
+    Ok(())
+}
+
+fn ci(args: &CiArgs) -> Result<()> {
+    let mut steps: Vec<(&str, Command)> = Vec::new();
+    if !args.no_fmt {
+        let mut c = cargo();
+        c.args(["fmt", "--all", "--check"]);
+        steps.push(("fmt", c));
+    }
+    if !args.no_clippy {
+        let mut c = cargo();
+        c.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        steps.push(("clippy", c));
+    }
+    if !args.no_test {
+        let mut c = cargo();
+        c.args(["test", "--workspace", "--all-features"]);
+        steps.push(("test", c));
+    }
+    let total = steps.len();
+    for (step, cmd) in steps {
+        run_step(step, cmd)?;
+    }
+    eprintln!("xtask: ci passed ({total} steps)");
+    Ok(())
+}
+
+fn list_benches() {
+    println!("available benches (cargo xtask bench <name>):");
+    for (name, what) in BENCHES {
+        println!("  {name:<8} {what}");
+    }
+}
+
+/// Where criterion writes its results, found as criterion finds it.
+fn criterion_home() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(PathBuf::from(target).join("criterion"));
+    }
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running `cargo metadata`")?;
+    if !out.status.success() {
+        bail!("`cargo metadata` failed ({})", out.status);
+    }
+    let meta: Value = serde_json::from_slice(&out.stdout).context("parsing `cargo metadata`")?;
+    let target = meta["target_directory"]
+        .as_str()
+        .context("`cargo metadata` has no target_directory")?;
+    Ok(Path::new(target).join("criterion"))
+}
+
+/// One criterion result: nanoseconds per iteration and elements per iteration.
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    mean_ns: f64,
+    elements: f64,
+    written: Option<SystemTime>,
+}
+
+impl Estimate {
+    fn ops_per_sec(self) -> f64 {
+        self.elements * 1e9 / self.mean_ns
+    }
+}
+
+/// Every `new/benchmark.json` under `dir`, by the benchmark's full id. Criterion makes
+/// each part of an id filename-safe (a `/` inside a part becomes `_`) and may suffix a
+/// directory to keep it unique, so ids are matched by the `full_id` it records rather
+/// than by guessing the path.
+fn criterion_results(dir: &Path) -> Result<BTreeMap<String, Estimate>> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", d.display())),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let bench = path.join("benchmark.json");
+            if path.file_name().is_some_and(|n| n == "new") && bench.is_file() {
+                let meta = read_json(&bench)?;
+                let estimates_path = path.join("estimates.json");
+                let estimates = read_json(&estimates_path)?;
+                let written = std::fs::metadata(&estimates_path)
+                    .and_then(|m| m.modified())
+                    .ok();
+                let Some(full_id) = meta["full_id"].as_str() else {
+                    continue;
+                };
+                let mean_ns = estimates["mean"]["point_estimate"]
+                    .as_f64()
+                    .with_context(|| format!("no mean.point_estimate in {}", path.display()))?;
+                let elements = meta["throughput"]["Elements"].as_f64().unwrap_or(1.0);
+                found.insert(
+                    full_id.to_owned(),
+                    Estimate {
+                        mean_ns,
+                        elements,
+                        written,
+                    },
+                );
+            } else {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Checks that `python3` runs; a clear error when it does not.
+fn check_python() -> Result<()> {
+    match Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => bail!("`python3 --version` failed ({s}); the seed's benchmark needs python3"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("python3 not found on PATH; the seed's benchmark needs it")
+        }
+        Err(e) => Err(e).context("running python3"),
+    }
+}
+
+/// Runs the seed's script and returns its ops/s by op name.
+fn run_seed(script: &Path, n: u64) -> Result<BTreeMap<String, f64>> {
+    let dir = tempfile::tempdir().context("creating a temporary directory for the seed's db")?;
+    let db = dir.path().join("seed.db");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).arg(n.to_string()).arg(&db);
+    eprintln!("xtask: [seed] {}", describe(&cmd));
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running python3")?;
+    if !out.status.success() {
+        bail!(
+            "the seed's benchmark failed ({}): {}",
+            out.status,
+            describe(&cmd)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .context("the seed's benchmark printed nothing")?;
+    let parsed: BTreeMap<String, f64> = serde_json::from_str(line).with_context(|| {
+        format!("the seed's benchmark printed `{line}`, not a JSON dict of ops/s")
+    })?;
+    Ok(parsed)
+}
+
+/// One row of the comparison.
+#[derive(Debug)]
+struct Row {
+    op: String,
+    seed_op: &'static str,
+    normal: Option<f64>,
+    full: Option<f64>,
+    seed: Option<f64>,
+}
+
+fn ratio(ours: Option<f64>, seed: Option<f64>) -> Option<f64> {
+    match (ours, seed) {
+        (Some(o), Some(s)) if s > 0.0 => Some(o / s),
+        _ => None,
+    }
+}
+
+fn bench_sqlite(args: &SqliteArgs) -> Result<()> {
+    // Check the seed's side first: no point in a long criterion run that cannot be compared.
+    let script = match &args.seed_script {
+        Some(p) => std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?,
+        None => workspace_root()
+            .parent()
+            .map(|p| p.join("shared/bench/seed_sqlite.py"))
+            .context("the workspace root has no parent directory")?,
+    };
+    if !script.is_file() {
+        bail!(
+            "the seed's benchmark script {} is missing (pass --seed-script PATH)",
+            script.display()
+        );
+    }
+    check_python()?;
+    if args.n == 0 {
+        bail!("--n must be at least 1");
+    }
+
+    let started = SystemTime::now();
+    if !args.no_run {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", "brain-benches", "--bench", "sqlite_writes"]);
+        if !args.criterion_args.is_empty() {
+            cmd.arg("--").args(&args.criterion_args);
+        }
+        if args.json {
+            // Keep stdout for the JSON.
+            cmd.stdout(std::io::stderr());
+        }
+        run_step("bench", cmd)?;
+    }
+
+    let seed = run_seed(&script, args.n)?;
+    let home = criterion_home()?;
+    let ours = criterion_results(&home.join(SQLITE_GROUP))?;
+    if !args.no_run {
+        // A filter passed to criterion leaves the other results from an earlier run.
+        let stale: Vec<&str> = ours
+            .iter()
+            .filter(|(_, e)| e.written.is_some_and(|t| t < started))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !stale.is_empty() {
+            eprintln!(
+                "xtask: warning: results from an earlier run (not measured now): {}",
+                stale.join(", ")
+            );
+        }
+    } else {
+        eprintln!("xtask: --no-run: using criterion's last results");
+    }
+    let get = |label: &str, op: &str| {
+        ours.get(&format!("{SQLITE_GROUP}/{label}/{op}"))
+            .map(|e| e.ops_per_sec())
+    };
+
+    let mut rows: Vec<Row> = SQLITE_OPS
+        .iter()
+        .map(|&op| Row {
+            op: op.to_owned(),
+            seed_op: op,
+            normal: get("normal", op),
+            full: get("full", op),
+            seed: seed.get(op).copied(),
+        })
+        .collect();
+    let (batch, batch_seed) = SQLITE_BATCH;
+    rows.push(Row {
+        op: format!("{batch} (per event)"),
+        seed_op: batch_seed,
+        normal: get("normal", batch),
+        full: get("full", batch),
+        seed: seed.get(batch_seed).copied(),
+    });
+
+    let missing: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.normal.is_none() || r.full.is_none())
+        .map(|r| r.op.as_str())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "xtask: warning: no criterion results under {} for: {}",
+            home.join(SQLITE_GROUP).display(),
+            missing.join(", ")
+        );
+    }
+
+    if args.json {
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "op": r.op,
+                    "ours_normal_ops_per_s": r.normal,
+                    "ours_full_ops_per_s": r.full,
+                    "seed_op": r.seed_op,
+                    "seed_ops_per_s": r.seed,
+                    "ratio_normal_seed": ratio(r.normal, r.seed),
+                    "ratio_full_seed": ratio(r.full, r.seed),
+                })
+            })
+            .collect();
+        let out = json!({
+            "seed_script": script,
+            "seed_n": args.n,
+            "criterion_dir": home.join(SQLITE_GROUP),
+            "rows": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_table(&rows, args.n);
+    }
+    Ok(())
+}
+
+fn fmt_rate(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+}
+
+fn fmt_ratio(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}x"))
+}
+
+fn print_table(rows: &[Row], n: u64) {
+    let header = [
+        "op",
+        "ours ops/s (normal)",
+        "ours ops/s (full fsync)",
+        "seed ops/s",
+        "normal/seed",
+        "full/seed",
+    ];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.op.clone(),
+                fmt_rate(r.normal),
+                fmt_rate(r.full),
+                fmt_rate(r.seed),
+                fmt_ratio(ratio(r.normal, r.seed)),
+                fmt_ratio(ratio(r.full, r.seed)),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |row: &[String]| {
+        let mut s = format!("{:<w$}", row[0], w = widths[0]);
+        for (c, w) in row.iter().zip(widths).skip(1) {
+            s.push_str(&format!("  {c:>w$}"));
+        }
+        s
+    };
+    println!();
+    println!("{}", line(&header.map(str::to_owned)));
+    println!("{}", widths.map(|w| "-".repeat(w)).join("  "));
+    for row in &cells {
+        println!("{}", line(row));
+    }
+    println!();
+    println!(
+        "normal = WAL, synchronous=NORMAL (survives kill -9); full = synchronous=FULL (fsync per commit)."
+    );
+    println!(
+        "seed = shared/bench/seed_sqlite.py with N={n} (Python sqlite3 defaults: rollback journal, synchronous=FULL)."
+    );
+    println!(
+        "{} is one write_batch of 1000 learning events per commit; its seed column is the seed's \
+         one-commit-per-call {} (the seed has no batches).",
+        SQLITE_BATCH.0, SQLITE_BATCH.1
+    );
+}
