@@ -10,8 +10,9 @@
 //!   write survives power loss);
 //!
 //! where `<op>` is `store_preference`, `store_pattern`, `record_learning_event`,
-//! `record_decision` or `write_batch_1000` (one `write_batch` of 1000 learning events per
-//! iteration; throughput is reported per event).
+//! `record_decision`, the same with `_x64` (64 concurrent single-call writes per
+//! iteration from 64 tasks, throughput per call), or `write_batch_1000` (one
+//! `write_batch` of 1000 learning events per iteration; throughput is reported per event).
 //!
 //! The inputs are the seed benchmark's (`shared/bench/seed_sqlite.py`); see
 //! `brain_benches`. Run with `cargo xtask bench sqlite` to compare with the seed.
@@ -30,6 +31,9 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement:
 use memory_core::LongTermStore;
 use store_sqlite::Durability;
 use tokio::runtime::Runtime;
+
+/// How many single-call writes the concurrent benchmarks issue at once.
+const CONCURRENCY: u64 = 64;
 
 /// The single-call write operations, by benchmark name.
 const OPS: [&str; 4] = [
@@ -115,6 +119,33 @@ fn bench_durability(
                 async move { write_one(store.as_ref(), op, i).await }
             });
         });
+    }
+
+    // The same single-call writes from CONCURRENCY tasks at once, as a server with many
+    // agents sees them: each call is still its own write, acknowledged after the commit
+    // that holds it, but concurrent calls share commits (group commit).
+    for op in OPS {
+        let (_dir, store) = fresh_store(rt, durability);
+        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        group.throughput(Throughput::Elements(CONCURRENCY));
+        group.bench_function(
+            BenchmarkId::new(label, format!("{op}_x{CONCURRENCY}")),
+            |b| {
+                b.to_async(rt).iter(|| {
+                    let store = store.clone();
+                    let counter = counter.clone();
+                    async move {
+                        let mut set = tokio::task::JoinSet::new();
+                        for _ in 0..CONCURRENCY {
+                            let store = store.clone();
+                            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            set.spawn(async move { write_one(store.as_ref(), op, i).await });
+                        }
+                        set.join_all().await;
+                    }
+                });
+            },
+        );
     }
 
     let (_dir, store) = fresh_store(rt, durability);

@@ -91,6 +91,9 @@ const SQLITE_OPS: [&str; 4] = [
     "record_decision",
 ];
 
+/// How many concurrent callers the `<op>_x<N>` benchmarks use.
+const SQLITE_CONCURRENCY: u64 = 64;
+
 /// Our batch benchmark, and the seed op it is compared with (the seed has no batches).
 const SQLITE_BATCH: (&str, &str) = ("write_batch_1000", "record_learning_event");
 
@@ -417,6 +420,16 @@ fn bench_sqlite(args: &SqliteArgs) -> Result<()> {
             seed: seed.get(op).copied(),
         })
         .collect();
+    rows.extend(SQLITE_OPS.iter().map(|&op| {
+        let id = format!("{op}_x{SQLITE_CONCURRENCY}");
+        Row {
+            op: format!("{op} x{SQLITE_CONCURRENCY} concurrent (per call)"),
+            seed_op: op,
+            normal: get("normal", &id),
+            full: get("full", &id),
+            seed: seed.get(op).copied(),
+        }
+    }));
     let (batch, batch_seed) = SQLITE_BATCH;
     rows.push(Row {
         op: format!("{batch} (per event)"),

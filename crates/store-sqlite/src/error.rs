@@ -60,6 +60,15 @@ pub enum SqliteError {
     /// Any other SQLite error.
     #[error("sqlite: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// The commit shared by a group of concurrent writes failed, so this write was not
+    /// stored.
+    #[error("commit failed: {message}")]
+    GroupCommit {
+        /// Why the group failed.
+        message: String,
+        /// Whether retrying may help (the database was busy, full or read-only).
+        unavailable: bool,
+    },
     /// The blocking task running the query died.
     #[error("database task failed: {0}")]
     Task(String),
@@ -82,6 +91,9 @@ impl From<SqliteError> for memory_core::Error {
             SqliteError::NotFound(what) => Error::NotFound { what },
             SqliteError::Conflict(m) => Error::Conflict(m),
             SqliteError::Busy(_) => Error::unavailable("database busy", e),
+            SqliteError::GroupCommit {
+                unavailable: true, ..
+            } => Error::unavailable(e.to_string(), e),
             SqliteError::Sqlite(ref s)
                 if matches!(
                     s.sqlite_error_code(),

@@ -13,9 +13,16 @@
 //! - **Durable on return.** The file runs in WAL mode. A write's call returns after its
 //!   transaction commits, so it survives `kill -9` of the process; with
 //!   [`Durability::Full`] it also survives power loss (an fsync per commit).
-//! - **Never blocks the runtime.** Every call runs on tokio's blocking pool. One writer
-//!   connection takes writes in `BEGIN IMMEDIATE` transactions; reads use a small pool of
-//!   their own connections, which WAL lets run beside the writer.
+//! - **Never waits on the runtime.** Reads run on tokio's blocking pool, on a small pool
+//!   of read connections that WAL lets run beside the writer. One writer connection takes
+//!   writes in `BEGIN IMMEDIATE` transactions. A single write that can start at once and
+//!   needs no fsync runs inline (a WAL append into the page cache: microseconds, less
+//!   than a thread hand-off); anything that would wait — lock contention, fsync,
+//!   checkpoints, batches — runs on the blocking pool. WAL checkpoints run in the
+//!   background, never inside a caller's commit.
+//! - **Group commit.** Concurrent writes queue and commit together, each in its own
+//!   savepoint so one failing write rolls back alone; every caller's future resolves only
+//!   after the commit that holds its write.
 //! - **No "database is locked".** Writers queue on the lock with a busy timeout (default
 //!   10 s) instead of failing, across handles and processes; only a writer stuck past the
 //!   timeout yields [`memory_core::ErrorKind::Unavailable`].
@@ -52,6 +59,7 @@ mod error;
 mod ops;
 mod schema;
 mod store;
+mod writer;
 
 pub use error::{Result, SqliteError};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

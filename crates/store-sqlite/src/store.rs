@@ -1,15 +1,16 @@
 //! The async store: connections, the blocking pool, and the port implementation.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use memory_core::*;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Result as SResult, SqliteError};
-use crate::{ops, schema};
+use crate::{ops, schema, writer};
 
 /// How hard a commit works to survive failures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,14 +47,26 @@ impl Default for SqliteOptions {
     }
 }
 
-struct Inner {
+pub(crate) struct Inner {
     path: PathBuf,
-    options: SqliteOptions,
-    writer: Mutex<Connection>,
+    pub(crate) options: SqliteOptions,
+    pub(crate) writer: Mutex<Connection>,
+    /// Writes waiting for the group-commit drainer.
+    pub(crate) queue: Mutex<writer::Queue>,
     /// Idle read connections; `None` for in-memory stores, which read through the writer
     /// (another connection would see another, empty database).
     readers: Option<Mutex<Vec<Connection>>>,
+    /// Whether single writes may run inline (see [`SqliteStore::write`]).
+    inline_writes: bool,
+    /// Commits through this handle, to pace checkpoints.
+    commits: AtomicU64,
+    /// Whether a background checkpoint is running.
+    checkpointing: AtomicBool,
 }
+
+/// Commits between background checkpoints. The writer's own automatic checkpoint is off,
+/// so no commit ever pays for one (with its fsyncs) on the caller's thread.
+const CHECKPOINT_EVERY: u64 = 512;
 
 /// Long-term memory in one SQLite file. Cheap to clone: clones share connections.
 #[derive(Clone)]
@@ -69,7 +82,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a half-done transaction: rusqlite
     // rolls back on drop. The connection stays usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -138,6 +151,7 @@ impl SqliteStore {
         }
         let mut writer = Connection::open_with_flags(path, flags)?;
         configure(&writer, path, &options)?;
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         schema::migrate(&mut writer, path).map_err(|e| match e {
             SqliteError::Sqlite(inner) | SqliteError::Busy(inner) => not_a_database(inner, path),
             other => other,
@@ -146,9 +160,13 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                inline_writes: options.durability == Durability::Process,
                 options,
                 writer: Mutex::new(writer),
+                queue: Mutex::default(),
                 readers: Some(Mutex::new(Vec::new())),
+                commits: AtomicU64::new(0),
+                checkpointing: AtomicBool::new(false),
             }),
         })
     }
@@ -165,7 +183,11 @@ impl SqliteStore {
                 path,
                 options,
                 writer: Mutex::new(conn),
+                queue: Mutex::default(),
                 readers: None,
+                inline_writes: true,
+                commits: AtomicU64::new(0),
+                checkpointing: AtomicBool::new(false),
             }),
         })
     }
@@ -175,23 +197,41 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection, on the
-    /// blocking pool, and commits.
+    /// Runs a single-record write (see [`crate::writer`]): inline when nothing waits,
+    /// otherwise through the group-commit queue.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, Timestamp) -> SResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let out = tokio::task::spawn_blocking(move || -> SResult<T> {
-            let mut conn = lock(&inner.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx, Timestamp::now())?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| SqliteError::Task(e.to_string()))?;
+        let f = if self.inner.inline_writes && self.inner.queue_idle() {
+            match self.inner.try_write_inline(f) {
+                Ok(out) => {
+                    if out.is_ok() {
+                        self.inner.committed(1);
+                    }
+                    return Ok(out?);
+                }
+                Err(f) => f,
+            }
+        } else {
+            f
+        };
+        self.write_bulk(f).await
+    }
+
+    /// Runs a write through the group-commit queue, never inline (for batches and
+    /// bulk deletes, which may take long).
+    async fn write_bulk<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, Timestamp) -> SResult<T> + Send + 'static,
+    {
+        let (job, rx) = writer::job(f);
+        self.inner.enqueue(job);
+        let out = rx
+            .await
+            .map_err(|_| SqliteError::Task("the writer stopped before answering".into()))?;
         Ok(out?)
     }
 
@@ -225,6 +265,36 @@ impl SqliteStore {
 }
 
 impl Inner {
+    /// Counts `n` committed writes and, every [`CHECKPOINT_EVERY`], starts a background
+    /// checkpoint.
+    pub(crate) fn committed(self: &Arc<Self>, n: u64) {
+        let before = self.commits.fetch_add(n, Ordering::Relaxed);
+        if before / CHECKPOINT_EVERY == (before + n) / CHECKPOINT_EVERY
+            || self.readers.is_none()
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let inner = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = inner.checkpoint() {
+                tracing::warn!(target: "store_sqlite", error = %e, "background checkpoint failed");
+            }
+            inner.checkpointing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Copies committed WAL pages into the database file and restarts the WAL from its
+    /// beginning, so it stays bounded under sustained writes (a checkpoint running beside
+    /// the writer never catches up with it, and the WAL would only grow). It holds the
+    /// writer connection meanwhile: writes arriving then wait on the blocking pool, never
+    /// inline.
+    fn checkpoint(&self) -> SResult<()> {
+        let conn = lock(&self.writer);
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn open_reader(&self) -> SResult<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
@@ -265,7 +335,7 @@ impl LongTermStore for SqliteStore {
     async fn delete_memories(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>> {
         filter.validate()?;
         let filter = filter.clone();
-        self.write(move |c, now| ops::delete_memories(c, &filter, now))
+        self.write_bulk(move |c, now| ops::delete_memories(c, &filter, now))
             .await
     }
 
@@ -292,7 +362,8 @@ impl LongTermStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>> {
-        self.write(move |c, _| ops::purge_expired(c, now)).await
+        self.write_bulk(move |c, _| ops::purge_expired(c, now))
+            .await
     }
 
     async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
@@ -446,7 +517,7 @@ impl LongTermStore for SqliteStore {
         if ops_in.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(move |c, now| {
+        self.write_bulk(move |c, now| {
             ops_in
                 .into_iter()
                 .map(|op| ops::apply(c, op, now))
