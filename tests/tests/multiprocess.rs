@@ -34,9 +34,16 @@ async fn two_processes_write_concurrently() {
         .unwrap()
         .pattern;
     let rounds = 150;
-    let children: Vec<_> = ["alpha", "beta"]
+    // alpha writes from one task (inline commits), beta from three (group commits).
+    let children: Vec<_> = [("alpha", 1u64), ("beta", 3)]
         .iter()
-        .map(|tag| writer(&db, tag, rounds, Some(p.id)).spawn().unwrap())
+        .map(|(tag, tasks)| {
+            let child = writer(&db, tag, rounds, Some(p.id))
+                .env("WRITER_TASKS", tasks.to_string())
+                .spawn()
+                .unwrap();
+            (child, *tasks)
+        })
         .collect();
     // The parent writes too, through its own handle.
     for i in 0..rounds {
@@ -49,7 +56,7 @@ async fn two_processes_write_concurrently() {
             .await
             .unwrap();
     }
-    for child in children {
+    for (child, tasks) in children {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
@@ -57,19 +64,19 @@ async fn two_processes_write_concurrently() {
             String::from_utf8_lossy(&out.stderr)
         );
         let acks = String::from_utf8(out.stdout).unwrap().lines().count() as u64;
-        assert_eq!(acks, rounds * 5);
+        assert_eq!(acks, rounds * 5 * tasks);
     }
     let p = store.get_pattern(p.id).await.unwrap().unwrap();
     assert_eq!(
         (p.success_count, p.failure_count),
-        (1 + 2 * rounds, rounds),
+        (1 + 4 * rounds, rounds),
         "no lost update"
     );
     let stats = store.stats().await.unwrap();
-    assert_eq!(stats.memories, 2 * rounds);
-    assert_eq!(stats.preferences, 3 * rounds);
-    assert_eq!(stats.learning_events, 2 * rounds);
-    assert_eq!(stats.decisions, 2 * rounds);
+    assert_eq!(stats.memories, 4 * rounds);
+    assert_eq!(stats.preferences, 5 * rounds);
+    assert_eq!(stats.learning_events, 4 * rounds);
+    assert_eq!(stats.decisions, 4 * rounds);
 }
 
 /// A tiny deterministic generator, so kill points vary but a failure reproduces.
@@ -101,7 +108,12 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut acked: HashMap<char, Vec<String>> = HashMap::new();
     for round in 0..kills {
         let stop_after = 1 + rng.next() % 400;
-        let mut child = writer(&db, &format!("w{round}"), 0, None).spawn().unwrap();
+        // Odd rounds write from four concurrent tasks, so kills also land in group commits.
+        let tasks = if round % 2 == 1 { "4" } else { "1" };
+        let mut child = writer(&db, &format!("w{round}"), 0, None)
+            .env("WRITER_TASKS", tasks)
+            .spawn()
+            .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let mut n = 0;
         for line in stdout.lines() {
