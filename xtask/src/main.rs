@@ -182,11 +182,106 @@ fn ci(args: &CiArgs) -> Result<()> {
         steps.push(("test", c));
     }
     let total = steps.len();
+    let mut tally = None;
     for (step, cmd) in steps {
-        run_step(step, cmd)?;
+        if step == "test" {
+            tally = Some(run_tests(cmd)?);
+        } else {
+            run_step(step, cmd)?;
+        }
     }
     eprintln!("xtask: ci passed ({total} steps)");
+    if let Some(t) = tally {
+        // The plain closing line test harnesses and CI read.
+        println!(
+            "ci: {} passed, {} failed, {} skipped",
+            t.passed, t.failed, t.ignored
+        );
+    }
     Ok(())
+}
+
+/// Test counts summed over every `test result:` line of a `cargo test` run.
+#[derive(Debug, Default, PartialEq)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    /// Adds the counts of a libtest summary line such as
+    /// `test result: ok. 21 passed; 0 failed; 1 ignored; 0 measured; ...`.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let (n, what) = match words.as_slice() {
+                [_, n, what] | [n, what] => (n, what),
+                _ => continue,
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match *what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs `cargo test`, echoing its output, and sums its results. Fails if it fails or
+/// if it ran no test at all.
+fn run_tests(mut cmd: Command) -> Result<Tally> {
+    use std::io::{BufRead, BufReader, Write};
+    eprintln!("xtask: [test] {}", describe(&cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("step `test`: could not start `{}`", describe(&cmd)))?;
+    let mut tally = Tally::default();
+    if let Some(out) = child.stdout.take() {
+        let mut echo = std::io::stdout().lock();
+        for line in BufReader::new(out).lines() {
+            let line = line.context("reading `cargo test` output")?;
+            tally.add_line(&line);
+            writeln!(echo, "{line}")?;
+        }
+    }
+    let status = child.wait().context("waiting for `cargo test`")?;
+    if !status.success() {
+        bail!("step `test` failed ({status}): {}", describe(&cmd));
+    }
+    if tally.passed == 0 {
+        bail!("step `test` ran no test: {}", describe(&cmd));
+    }
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_libtest_summaries() {
+        let mut t = Tally::default();
+        t.add_line("test result: ok. 21 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.44s");
+        t.add_line(
+            "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 3 tests");
+        assert_eq!(
+            t,
+            Tally {
+                passed: 23,
+                failed: 3,
+                ignored: 1
+            }
+        );
+    }
 }
 
 fn list_benches() {
