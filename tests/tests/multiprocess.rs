@@ -103,7 +103,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let kills: usize = std::env::var("BRAIN_CRASH_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(24);
     let mut rng = XorShift(seed);
     let mut acked: HashMap<char, Vec<String>> = HashMap::new();
     for round in 0..kills {

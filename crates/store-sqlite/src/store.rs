@@ -68,6 +68,9 @@ pub(crate) struct Inner {
 /// so no commit ever pays for one (with its fsyncs) on the caller's thread.
 const CHECKPOINT_EVERY: u64 = 512;
 
+/// Longest a background checkpoint waits for readers while holding the writer.
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(50);
+
 /// Long-term memory in one SQLite file. Cheap to clone: clones share connections.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -291,7 +294,15 @@ impl Inner {
     /// inline.
     fn checkpoint(&self) -> SResult<()> {
         let conn = lock(&self.writer);
-        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+        // Waiting for readers to leave the WAL stalls this process's writes, so wait
+        // briefly; if readers stay, the checkpoint degrades to a passive one and the next
+        // try restarts the WAL.
+        conn.busy_timeout(CHECKPOINT_WAIT)?;
+        let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+        conn.busy_timeout(self.options.busy_timeout)?;
+        if busy? != 0 {
+            tracing::debug!(target: "store_sqlite", "checkpoint could not restart the WAL: readers active");
+        }
         Ok(())
     }
 
