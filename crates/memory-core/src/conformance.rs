@@ -1568,3 +1568,252 @@ pub async fn check_unicode_round_trip(
         .map_err(|e| TestCaseError::fail(format!("search_memories: {e}")))?;
     Ok(())
 }
+
+// ---------- embedding store ----------
+
+fn unit(dim: usize, hot: usize) -> Vec<f32> {
+    let mut v = vec![0.0; dim];
+    v[hot % dim] = 1.0;
+    v
+}
+
+/// Pinning, storing and reading embeddings; dimension, NaN and missing memories are
+/// refused; another embedder cannot be pinned while vectors are stored.
+pub async fn embeddings_round_trip<S: LongTermStore + EmbeddingStore + ?Sized>(store: &S) {
+    let info = EmbedderInfo {
+        model_id: "test/model".into(),
+        dimension: 4,
+    };
+    let m = store.put_memory(NewMemory::new("embedded")).await.unwrap();
+    // Nothing can be stored before an embedder is pinned.
+    assert_invalid(
+        store.put_embeddings(vec![(m.id, unit(4, 0))]).await,
+        "embedding without a pinned embedder",
+    );
+    assert_eq!(store.embedder().await.unwrap(), None);
+    store.pin_embedder(&info).await.unwrap();
+    store.pin_embedder(&info).await.unwrap();
+    assert_eq!(store.embedder().await.unwrap(), Some(info.clone()));
+    assert_eq!(store.last_embedding_seq().await.unwrap(), 0);
+
+    let v = vec![0.5, -0.25, 0.125, 1.0e-7];
+    let seq = store.put_embeddings(vec![(m.id, v.clone())]).await.unwrap();
+    assert!(seq > 0);
+    assert_eq!(
+        store.get_embedding(m.id).await.unwrap(),
+        Some(v.clone()),
+        "f32 bits round-trip"
+    );
+    assert_eq!(store.last_embedding_seq().await.unwrap(), seq);
+
+    let before = store.last_embedding_seq().await.unwrap();
+    assert_invalid(
+        store.put_embeddings(vec![(m.id, vec![1.0; 3])]).await,
+        "wrong dimension",
+    );
+    assert_invalid(
+        store
+            .put_embeddings(vec![(m.id, vec![f32::NAN, 0.0, 0.0, 1.0])])
+            .await,
+        "NaN",
+    );
+    assert_invalid(
+        store.put_embeddings(vec![(m.id, vec![0.0; 4])]).await,
+        "zero vector",
+    );
+    match store
+        .put_embeddings(vec![(MemoryId::new(), unit(4, 1))])
+        .await
+    {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("embedding of a missing memory: expected NotFound, got {other:?}"),
+    }
+    // A failing item fails the whole call.
+    let m2 = store.put_memory(NewMemory::new("second")).await.unwrap();
+    assert!(
+        store
+            .put_embeddings(vec![(m2.id, unit(4, 1)), (m.id, vec![1.0; 5])])
+            .await
+            .is_err()
+    );
+    assert_eq!(store.get_embedding(m2.id).await.unwrap(), None);
+    assert_eq!(
+        store.last_embedding_seq().await.unwrap(),
+        before,
+        "rejected writes take no sequence number"
+    );
+
+    let other = EmbedderInfo {
+        model_id: "other/model".into(),
+        dimension: 8,
+    };
+    match store.pin_embedder(&other).await {
+        Err(Error::Conflict(msg)) => assert!(
+            msg.contains("reindex"),
+            "the error names the way out: {msg}"
+        ),
+        got => {
+            panic!("pinning another embedder over stored vectors: expected Conflict, got {got:?}")
+        }
+    }
+    // After a clear (a reindex), another embedder may be pinned.
+    store.clear_embeddings().await.unwrap();
+    assert_eq!(store.get_embedding(m.id).await.unwrap(), None);
+    assert_eq!(store.embedder().await.unwrap(), None);
+    store.pin_embedder(&other).await.unwrap();
+    store
+        .put_embeddings(vec![(m.id, unit(8, 3))])
+        .await
+        .unwrap();
+    assert_eq!(store.get_embedding(m.id).await.unwrap(), Some(unit(8, 3)));
+}
+
+/// The change log: puts, filter-field updates, content changes, deletions and batches
+/// each appear once, in order, with the latest state, so an index catching up from any
+/// point ends equal to the store.
+pub async fn embedding_log<S: LongTermStore + EmbeddingStore + ?Sized>(store: &S) {
+    let info = EmbedderInfo {
+        model_id: "test/model".into(),
+        dimension: 4,
+    };
+    store.pin_embedder(&info).await.unwrap();
+    let a = store
+        .put_memory(NewMemory::new("alpha").with_scope(Scope::user("alice")))
+        .await
+        .unwrap();
+    let b = store.put_memory(NewMemory::new("beta")).await.unwrap();
+    let c = store.put_memory(NewMemory::new("gamma")).await.unwrap();
+    let s1 = store
+        .put_embeddings(vec![
+            (a.id, unit(4, 0)),
+            (b.id, unit(4, 1)),
+            (c.id, unit(4, 2)),
+        ])
+        .await
+        .unwrap();
+    let all = store.embedding_changes(0, 100).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.windows(2).all(|w| w[0].seq < w[1].seq),
+        "increasing sequence numbers"
+    );
+    assert_eq!(all.last().unwrap().seq, s1);
+    let ea = all
+        .iter()
+        .find(|ch| ch.id == a.id)
+        .unwrap()
+        .entry
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (ea.scope.clone(), ea.kind.clone(), ea.vector.clone()),
+        (Scope::user("alice"), a.kind.clone(), unit(4, 0))
+    );
+
+    // Metadata change: logged again with the new filter fields; paging works.
+    store
+        .update_memory(
+            a.id,
+            MemoryPatch {
+                metadata: Some(Metadata::new().with("k", "v")),
+                ..MemoryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ch = store.embedding_changes(s1, 100).await.unwrap();
+    assert_eq!(ch.len(), 1);
+    assert_eq!(
+        ch[0].entry.as_ref().unwrap().metadata,
+        Metadata::new().with("k", "v")
+    );
+    assert_eq!(
+        store.embedding_changes(0, 2).await.unwrap().len(),
+        2,
+        "limit pages the log"
+    );
+    // An update that changes nothing a filter reads is not logged.
+    let s2 = store.last_embedding_seq().await.unwrap();
+    store
+        .update_memory(
+            a.id,
+            MemoryPatch {
+                importance: Some(Importance::new(0.9).unwrap()),
+                ..MemoryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.last_embedding_seq().await.unwrap(), s2);
+
+    // New content drops the stale embedding; deletion logs a tombstone.
+    store
+        .update_memory(
+            b.id,
+            MemoryPatch {
+                content: Some("beta, rewritten".into()),
+                ..MemoryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.delete_memory(c.id).await.unwrap());
+    let ch = store.embedding_changes(s2, 100).await.unwrap();
+    assert_eq!(
+        ch.iter()
+            .map(|c| (c.id, c.entry.is_none()))
+            .collect::<Vec<_>>(),
+        vec![(b.id, true), (c.id, true)]
+    );
+    assert_eq!(store.get_embedding(b.id).await.unwrap(), None);
+
+    // Remember as one batch: memory and embedding commit together, or not at all.
+    let d = MemoryId::new();
+    let out = store
+        .write_batch(vec![
+            WriteOp::PutMemory(NewMemory::new("delta").with_id(d)),
+            WriteOp::PutEmbedding {
+                id: d,
+                vector: unit(4, 3),
+            },
+        ])
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[1], WriteOutcome::Embedding { seq } if seq == store.last_embedding_seq().await.unwrap())
+    );
+    let e = MemoryId::new();
+    let before = store.last_embedding_seq().await.unwrap();
+    assert!(
+        store
+            .write_batch(vec![
+                WriteOp::PutMemory(NewMemory::new("epsilon").with_id(e)),
+                WriteOp::PutEmbedding {
+                    id: e,
+                    vector: vec![1.0; 7]
+                }
+            ])
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.get_memory(e).await.unwrap(),
+        None,
+        "the memory is not stored without its embedding"
+    );
+    assert_eq!(store.last_embedding_seq().await.unwrap(), before);
+
+    // Replaying the whole log gives exactly the live embeddings.
+    let mut state = std::collections::BTreeMap::new();
+    for ch in store.embedding_changes(0, 1000).await.unwrap() {
+        match ch.entry {
+            Some(entry) => state.insert(ch.id, entry.vector),
+            None => state.remove(&ch.id),
+        };
+    }
+    assert_eq!(
+        state.keys().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([a.id, d])
+    );
+    assert_eq!(store.stats().await.unwrap().embeddings, 2);
+}

@@ -57,8 +57,9 @@ pub use memory::{
 };
 pub use ports::{
     ChatMessage, Completion, CompletionRequest, ContextMessage, Embedder, EmbedderInfo,
-    FinishReason, LongTermStore, Role, ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry,
-    VectorHit, VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
+    EmbeddingChange, EmbeddingStore, FinishReason, LongTermStore, Role, ShortTermMemory,
+    StoreStats, TextModel, Usage, VectorEntry, VectorHit, VectorIndex, VectorQuery, WindowLimit,
+    WriteOp, WriteOutcome, estimate_tokens,
 };
 pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,

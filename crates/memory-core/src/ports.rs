@@ -43,6 +43,14 @@ pub enum WriteOp {
     AddConversation(NewConversation),
     /// [`LongTermStore::record_decision`].
     RecordDecision(NewDecision),
+    /// [`EmbeddingStore::put_embeddings`] for one memory, so that a memory and its
+    /// embedding are stored in one transaction.
+    PutEmbedding {
+        /// The memory embedded (written earlier in the batch, or stored before).
+        id: MemoryId,
+        /// Its embedding, of the pinned embedder's dimension.
+        vector: Vec<f32>,
+    },
 }
 
 impl WriteOp {
@@ -57,6 +65,12 @@ impl WriteOp {
             WriteOp::RecordLearningEvent(e) => e.validate(),
             WriteOp::AddConversation(c) => c.validate(),
             WriteOp::RecordDecision(d) => d.validate(),
+            WriteOp::PutEmbedding { vector, .. } => {
+                if vector.is_empty() {
+                    return Err(crate::ValidationError::Empty { field: "vector" });
+                }
+                crate::validate::vector(vector, vector.len())
+            }
         }
     }
 }
@@ -84,6 +98,11 @@ pub enum WriteOutcome {
     Conversation(ConversationSummary),
     /// The decision as stored.
     Decision(AgentDecision),
+    /// The embedding was stored at this sequence number.
+    Embedding {
+        /// Its position in the embedding log.
+        seq: u64,
+    },
 }
 
 /// Counts of what a store holds, for `stats` and health checks.
@@ -103,6 +122,8 @@ pub struct StoreStats {
     pub conversations: u64,
     /// Agent decisions.
     pub decisions: u64,
+    /// Live stored embeddings.
+    pub embeddings: u64,
 }
 
 /// Long-term memory: the durable source of truth.
@@ -265,6 +286,54 @@ pub trait LongTermStore: Send + Sync {
 
     /// Counts of each record type.
     async fn stats(&self) -> Result<StoreStats>;
+}
+
+/// One change in the embedding log, in sequence order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingChange {
+    /// Position in the log; strictly increasing.
+    pub seq: u64,
+    /// The memory concerned.
+    pub id: MemoryId,
+    /// The memory's current embedding with what filters need, or `None` when the memory
+    /// (or its embedding) was deleted.
+    pub entry: Option<VectorEntry>,
+}
+
+/// Stored embeddings: the source of truth a [`VectorIndex`] is built and caught up from.
+///
+/// Every change to a memory's embedding, or to what a vector filter reads of the memory
+/// (scope, kind, metadata, expiry), or its deletion, takes a new sequence number, so an
+/// index that has applied everything up to `seq` catches up by reading the changes after
+/// it. Only the latest change of each memory is kept.
+#[async_trait]
+pub trait EmbeddingStore: Send + Sync {
+    /// The embedder the stored vectors came from, if any was pinned.
+    async fn embedder(&self) -> Result<Option<EmbedderInfo>>;
+
+    /// Pins `info` as the embedder of this store. Pinning the same one again is a no-op;
+    /// a different one while vectors are stored is a [`crate::Error::Conflict`] that
+    /// names the way out (reindex).
+    async fn pin_embedder(&self, info: &EmbedderInfo) -> Result<()>;
+
+    /// Stores embeddings of existing memories (replacing earlier ones), in one
+    /// transaction. Vectors must match the pinned embedder's dimension and be finite and
+    /// non-zero; a missing memory is [`crate::Error::NotFound`]. Returns the last
+    /// sequence number written.
+    async fn put_embeddings(&self, items: Vec<(MemoryId, Vec<f32>)>) -> Result<u64>;
+
+    /// The stored embedding of a memory.
+    async fn get_embedding(&self, id: MemoryId) -> Result<Option<Vec<f32>>>;
+
+    /// Up to `limit` changes with sequence numbers greater than `after`, in order.
+    async fn embedding_changes(&self, after: u64, limit: usize) -> Result<Vec<EmbeddingChange>>;
+
+    /// The greatest sequence number written (0 when none).
+    async fn last_embedding_seq(&self) -> Result<u64>;
+
+    /// Drops every stored embedding and the pinned embedder (for a reindex with another
+    /// model); each drop is logged as a deletion.
+    async fn clear_embeddings(&self) -> Result<()>;
 }
 
 /// A vector to index, with what filters need to know of its memory.

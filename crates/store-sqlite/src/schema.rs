@@ -13,7 +13,7 @@ use crate::error::{Result, SqliteError};
 pub const APPLICATION_ID: i64 = 0x4252_4E31;
 
 /// Migrations in order; the database's `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -157,6 +157,55 @@ CREATE TRIGGER code_patterns_fts_update AFTER UPDATE OF context, solution ON cod
     INSERT INTO code_patterns_fts (code_patterns_fts, rowid, context, solution)
         VALUES ('delete', old.id, old.context, old.solution);
     INSERT INTO code_patterns_fts (rowid, context, solution) VALUES (new.id, new.context, new.solution);
+END;
+"#;
+
+const MIGRATION_2: &str = r#"
+-- Stored embeddings: the source of truth the vector index is derived from. Each change to a
+-- memory's embedding, to what vector filters read of the memory, or its deletion takes the
+-- next sequence number; deleted embeddings stay as tombstones (vector NULL) so an index can
+-- catch up on deletions too.
+CREATE TABLE brain_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE embedding_seq (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT INTO embedding_seq (id, value) VALUES (1, 0);
+CREATE TABLE embeddings (
+    id BLOB PRIMARY KEY CHECK (length(id) = 16), -- the memory's id
+    seq INTEGER NOT NULL UNIQUE,
+    vector BLOB                                   -- f32 little-endian; NULL = deleted
+) WITHOUT ROWID;
+
+CREATE TRIGGER embeddings_on_memory_delete AFTER DELETE ON memories
+WHEN EXISTS (SELECT 1 FROM embeddings WHERE id = old.id AND vector IS NOT NULL) BEGIN
+    UPDATE embedding_seq SET value = value + 1 WHERE id = 1;
+    UPDATE embeddings SET vector = NULL, seq = (SELECT value FROM embedding_seq WHERE id = 1)
+        WHERE id = old.id;
+END;
+-- New content makes the old embedding wrong: drop it (the caller stores a new one).
+CREATE TRIGGER embeddings_on_content_change AFTER UPDATE OF content ON memories
+WHEN old.content IS NOT new.content
+    AND EXISTS (SELECT 1 FROM embeddings WHERE id = new.id AND vector IS NOT NULL) BEGIN
+    UPDATE embedding_seq SET value = value + 1 WHERE id = 1;
+    UPDATE embeddings SET vector = NULL, seq = (SELECT value FROM embedding_seq WHERE id = 1)
+        WHERE id = new.id;
+END;
+-- What filters read changed: log it so the index refreshes the entry.
+CREATE TRIGGER embeddings_on_filter_change
+AFTER UPDATE OF kind, scope_user, scope_agent, scope_session, metadata, created_at, expires_at
+ON memories
+WHEN (old.kind IS NOT new.kind OR old.scope_user IS NOT new.scope_user
+      OR old.scope_agent IS NOT new.scope_agent OR old.scope_session IS NOT new.scope_session
+      OR old.metadata IS NOT new.metadata OR old.created_at IS NOT new.created_at
+      OR old.expires_at IS NOT new.expires_at)
+    AND EXISTS (SELECT 1 FROM embeddings WHERE id = new.id AND vector IS NOT NULL) BEGIN
+    UPDATE embedding_seq SET value = value + 1 WHERE id = 1;
+    UPDATE embeddings SET seq = (SELECT value FROM embedding_seq WHERE id = 1)
+        WHERE id = new.id;
 END;
 "#;
 

@@ -541,3 +541,47 @@ impl LongTermStore for SqliteStore {
         self.read(|c, _| ops::stats(c)).await
     }
 }
+
+#[async_trait]
+impl EmbeddingStore for SqliteStore {
+    async fn embedder(&self) -> Result<Option<EmbedderInfo>> {
+        self.read(|c, _| ops::embedder(c)).await
+    }
+
+    async fn pin_embedder(&self, info: &EmbedderInfo) -> Result<()> {
+        let info = info.clone();
+        self.write(move |c, _| ops::pin_embedder(c, &info)).await
+    }
+
+    async fn put_embeddings(&self, items: Vec<(MemoryId, Vec<f32>)>) -> Result<u64> {
+        if items.is_empty() {
+            return self.last_embedding_seq().await;
+        }
+        self.write_bulk(move |c, _| {
+            let mut last = 0;
+            for (id, v) in &items {
+                last = ops::put_embedding(c, *id, v)?;
+            }
+            Ok(last)
+        })
+        .await
+    }
+
+    async fn get_embedding(&self, id: MemoryId) -> Result<Option<Vec<f32>>> {
+        self.read(move |c, _| ops::get_embedding(c, id)).await
+    }
+
+    async fn embedding_changes(&self, after: u64, limit: usize) -> Result<Vec<EmbeddingChange>> {
+        self.read(move |c, _| ops::embedding_changes(c, after, limit))
+            .await
+    }
+
+    async fn last_embedding_seq(&self) -> Result<u64> {
+        self.read(|c, _| ops::last_embedding_seq(c)).await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn clear_embeddings(&self) -> Result<()> {
+        self.write_bulk(|c, _| ops::clear_embeddings(c)).await
+    }
+}

@@ -43,6 +43,8 @@ conformance!(
     conversations,
     decisions,
     batch_is_atomic,
+    embeddings_round_trip,
+    embedding_log,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
