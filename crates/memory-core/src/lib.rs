@@ -15,6 +15,8 @@
 //! - [`Reward`] only holds finite values in `[-1, 1]`; NaN cannot reach storage.
 //! - Ports: [`LongTermStore`], [`VectorIndex`], [`Embedder`], [`ShortTermMemory`],
 //!   [`TextModel`].
+//! - Hybrid recall: [`fuse`] merges keyword and vector hits by reciprocal rank fusion and
+//!   re-ranks by importance, recency and learned outcome, with the [`ScoreParts`] of each.
 //! - Errors: one [`Error`] enum whose [`ErrorKind`] callers branch on, and a typed
 //!   [`ValidationError`] for rejected input.
 //!
@@ -40,6 +42,7 @@
 //! ```
 
 mod error;
+mod fusion;
 mod memory;
 mod ports;
 mod records;
@@ -51,6 +54,9 @@ pub mod validate;
 pub mod conformance;
 
 pub use error::{BoxError, Error, ErrorKind, Result, ValidationError};
+pub use fusion::{
+    FusedHit, RecallWeights, ScoreParts, Signals, fuse, outcome_from_counts, recency,
+};
 pub use memory::{
     Importance, KeywordHit, KeywordQuery, ListOrder, Memory, MemoryFilter, MemoryId, MemoryKind,
     MemoryPatch, MemoryQuery, NewMemory, query_terms,
