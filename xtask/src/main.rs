@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::SystemTime;
 
+mod ann;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -53,6 +55,8 @@ struct CiArgs {
 enum BenchCmd {
     /// store-sqlite's write paths against the seed's (`shared/bench/seed_sqlite.py`).
     Sqlite(SqliteArgs),
+    /// Our HNSW index beside hnswlib, faiss and usearch (`shared/bench/peers_ann.py`).
+    Ann(ann::AnnArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,10 +79,16 @@ struct SqliteArgs {
 }
 
 /// What `cargo xtask bench` lists.
-const BENCHES: &[(&str, &str)] = &[(
-    "sqlite",
-    "store-sqlite writes (WAL/NORMAL and fsync per commit) vs the seed's Python write path",
-)];
+const BENCHES: &[(&str, &str)] = &[
+    (
+        "sqlite",
+        "store-sqlite writes (WAL/NORMAL and fsync per commit) vs the seed's Python write path",
+    ),
+    (
+        "ann",
+        "our HNSW index vs hnswlib, faiss and usearch on synthetic and real embeddings",
+    ),
+];
 
 /// The criterion group of `benches/benches/sqlite_writes.rs`.
 const SQLITE_GROUP: &str = "sqlite_writes";
@@ -108,6 +118,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             bench: Some(BenchCmd::Sqlite(args)),
         } => bench_sqlite(&args),
+        Cmd::Bench {
+            bench: Some(BenchCmd::Ann(args)),
+        } => ann::bench_ann(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,20 +132,20 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root (xtask lives one level below it).
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 /// `cargo`, the same one that runs xtask when there is one.
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd =
         Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
     cmd.current_dir(workspace_root());
     cmd
 }
 
-fn describe(cmd: &Command) -> String {
+pub(crate) fn describe(cmd: &Command) -> String {
     let program = Path::new(cmd.get_program())
         .file_name()
         .unwrap_or(cmd.get_program())
@@ -384,7 +397,7 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 /// Checks that `python3` runs; a clear error when it does not.
-fn check_python() -> Result<()> {
+pub(crate) fn check_python() -> Result<()> {
     match Command::new("python3")
         .arg("--version")
         .stdout(Stdio::null())
