@@ -1,0 +1,296 @@
+//! The BERT encoder forward pass on candle, written for inference throughput on the CPU.
+//!
+//! Compared with `candle_transformers::models::bert` it computes the same function but:
+//! the query, key and value projections are one fused matrix product; the attention scale
+//! `1/sqrt(head_dim)` is folded into the query weights at load time; every linear layer
+//! runs on the flattened `(batch × seq, features)` matrix with its weight stored
+//! transposed and contiguous; and there are no dropout or tracing wrappers.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use serde::Deserialize;
+
+/// The subset of a Hugging Face BERT `config.json` the encoder needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct BertConfig {
+    pub(crate) vocab_size: usize,
+    pub(crate) hidden_size: usize,
+    pub(crate) num_hidden_layers: usize,
+    pub(crate) num_attention_heads: usize,
+    pub(crate) intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub(crate) hidden_act: String,
+    pub(crate) max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub(crate) type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub(crate) layer_norm_eps: f64,
+    #[serde(default)]
+    pub(crate) position_embedding_type: Option<String>,
+    #[serde(default)]
+    pub(crate) model_type: Option<String>,
+}
+
+fn default_act() -> String {
+    "gelu".to_string()
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+/// Activation of the feed-forward layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    /// Exact GELU (`erf`), Hugging Face's `gelu`.
+    Gelu,
+    /// The tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
+    GeluTanh,
+    Relu,
+    Silu,
+}
+
+impl BertConfig {
+    /// Checks that this is a BERT this encoder computes exactly.
+    pub(crate) fn check(&self) -> Result<Activation, String> {
+        if let Some(t) = &self.model_type
+            && t != "bert"
+        {
+            return Err(format!(
+                "model_type {t:?} is not supported (only BERT encoders are)"
+            ));
+        }
+        if let Some(p) = &self.position_embedding_type
+            && p != "absolute"
+        {
+            return Err(format!("position_embedding_type {p:?} is not supported"));
+        }
+        if self.num_attention_heads == 0
+            || self.hidden_size == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.max_position_embeddings < 2 || self.type_vocab_size == 0 {
+            return Err("max_position_embeddings or type_vocab_size is too small".into());
+        }
+        match self.hidden_act.as_str() {
+            "gelu" => Ok(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
+            "relu" => Ok(Activation::Relu),
+            "silu" | "swish" => Ok(Activation::Silu),
+            other => Err(format!("hidden_act {other:?} is not supported")),
+        }
+    }
+}
+
+/// A dense layer `x · wᵀ + b` with `wᵀ` stored contiguous.
+struct Dense {
+    w_t: Tensor,
+    b: Tensor,
+}
+
+impl Dense {
+    fn load(vb: &VarBuilder, out_dim: usize, in_dim: usize) -> candle_core::Result<Self> {
+        let w = vb.get((out_dim, in_dim), "weight")?;
+        let b = vb.get(out_dim, "bias")?;
+        Self::new(&w, b)
+    }
+
+    fn new(w: &Tensor, b: Tensor) -> candle_core::Result<Self> {
+        Ok(Dense {
+            w_t: w.t()?.contiguous()?,
+            b,
+        })
+    }
+
+    /// `x`: `(n, in)` → `(n, out)`.
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(&self.w_t)?.broadcast_add(&self.b)
+    }
+}
+
+struct Norm {
+    w: Tensor,
+    b: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    fn load(vb: &VarBuilder, dim: usize, eps: f64) -> candle_core::Result<Self> {
+        // Old TensorFlow-converted checkpoints name the parameters gamma and beta.
+        let (w, b) = if vb.contains_tensor("weight") {
+            (vb.get(dim, "weight")?, vb.get(dim, "bias")?)
+        } else {
+            (vb.get(dim, "gamma")?, vb.get(dim, "beta")?)
+        };
+        Ok(Norm {
+            w,
+            b,
+            eps: eps as f32,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps)
+    }
+}
+
+struct Layer {
+    qkv: Dense,
+    attn_out: Dense,
+    attn_norm: Norm,
+    inter: Dense,
+    out: Dense,
+    out_norm: Norm,
+}
+
+/// A BERT encoder: token ids in, one vector per token out.
+pub(crate) struct BertModel {
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    emb_norm: Norm,
+    layers: Vec<Layer>,
+    heads: usize,
+    head_dim: usize,
+    hidden: usize,
+    act: Activation,
+    device: Device,
+}
+
+impl BertModel {
+    /// Loads the weights; `vb` may be rooted at the model or above a `bert.` prefix.
+    pub(crate) fn load(vb: VarBuilder, cfg: &BertConfig) -> Result<Self, String> {
+        let act = cfg.check()?;
+        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            vb.pp("bert")
+        } else {
+            vb
+        };
+        Self::load_inner(&vb, cfg, act).map_err(|e| e.to_string())
+    }
+
+    fn load_inner(vb: &VarBuilder, cfg: &BertConfig, act: Activation) -> candle_core::Result<Self> {
+        let h = cfg.hidden_size;
+        let heads = cfg.num_attention_heads;
+        let head_dim = h / heads;
+        let emb = vb.pp("embeddings");
+        let word = emb.get((cfg.vocab_size, h), "word_embeddings.weight")?;
+        let position = emb.get(
+            (cfg.max_position_embeddings, h),
+            "position_embeddings.weight",
+        )?;
+        let token_type = emb.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?;
+        let emb_norm = Norm::load(&emb.pp("LayerNorm"), h, cfg.layer_norm_eps)?;
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let l = vb.pp(format!("encoder.layer.{i}"));
+            let a = l.pp("attention.self");
+            let qw = (a.get((h, h), "query.weight")? * scale)?;
+            let qb = (a.get(h, "query.bias")? * scale)?;
+            let kw = a.get((h, h), "key.weight")?;
+            let kb = a.get(h, "key.bias")?;
+            let vw = a.get((h, h), "value.weight")?;
+            let vbias = a.get(h, "value.bias")?;
+            let qkv = Dense::new(
+                &Tensor::cat(&[&qw, &kw, &vw], 0)?,
+                Tensor::cat(&[&qb, &kb, &vbias], 0)?,
+            )?;
+            layers.push(Layer {
+                qkv,
+                attn_out: Dense::load(&l.pp("attention.output.dense"), h, h)?,
+                attn_norm: Norm::load(&l.pp("attention.output.LayerNorm"), h, cfg.layer_norm_eps)?,
+                inter: Dense::load(&l.pp("intermediate.dense"), cfg.intermediate_size, h)?,
+                out: Dense::load(&l.pp("output.dense"), h, cfg.intermediate_size)?,
+                out_norm: Norm::load(&l.pp("output.LayerNorm"), h, cfg.layer_norm_eps)?,
+            });
+        }
+        Ok(BertModel {
+            word,
+            position,
+            token_type,
+            emb_norm,
+            layers,
+            heads,
+            head_dim,
+            hidden: h,
+            act,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// The hidden size (dimension of each token vector).
+    pub(crate) fn hidden_size(&self) -> usize {
+        self.hidden
+    }
+
+    /// Encodes a right-padded batch: `ids` and `type_ids` are `batch × seq` row-major,
+    /// row `r` holding `lengths[r]` real tokens. Returns the last hidden states,
+    /// `batch × seq × hidden` row-major.
+    pub(crate) fn forward(
+        &self,
+        ids: Vec<u32>,
+        type_ids: Vec<u32>,
+        lengths: &[usize],
+        seq: usize,
+    ) -> candle_core::Result<Vec<f32>> {
+        let b = lengths.len();
+        let (h, heads, hd) = (self.hidden, self.heads, self.head_dim);
+        let n = b * seq;
+        let dev = &self.device;
+
+        // Additive attention bias over keys: 0 for real tokens, a large negative for padding.
+        let mut bias = vec![0f32; n];
+        for (r, &len) in lengths.iter().enumerate() {
+            bias[r * seq + len.min(seq)..(r + 1) * seq].fill(-1e9);
+        }
+        let bias = Tensor::from_vec(bias, (b, 1, 1, seq), dev)?;
+
+        let ids = Tensor::from_vec(ids, n, dev)?;
+        let type_ids = Tensor::from_vec(type_ids, n, dev)?;
+        let x = self.word.index_select(&ids, 0)?;
+        let x = (x + self.token_type.index_select(&type_ids, 0)?)?;
+        let x = x
+            .reshape((b, seq, h))?
+            .broadcast_add(&self.position.narrow(0, 0, seq)?)?
+            .reshape((n, h))?;
+        let mut x = self.emb_norm.forward(&x)?;
+
+        for layer in &self.layers {
+            let qkv = layer.qkv.forward(&x)?; // (n, 3h)
+            let qkv = qkv
+                .reshape((b, seq, 3, heads, hd))?
+                .permute((2, 0, 3, 1, 4))?
+                .contiguous()?; // (3, b, heads, seq, hd)
+            let q = qkv.get(0)?;
+            let k = qkv.get(1)?;
+            let v = qkv.get(2)?;
+            let scores = q.matmul(&k.t()?)?.broadcast_add(&bias)?; // (b, heads, seq, seq)
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let ctx = probs
+                .matmul(&v)? // (b, heads, seq, hd)
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((n, h))?;
+            let a = (layer.attn_out.forward(&ctx)? + &x)?;
+            let a = layer.attn_norm.forward(&a)?;
+            let i = layer.inter.forward(&a)?;
+            let i = match self.act {
+                Activation::Gelu => i.gelu_erf()?,
+                Activation::GeluTanh => i.gelu()?,
+                Activation::Relu => i.relu()?,
+                Activation::Silu => candle_nn::Activation::Silu.forward(&i)?,
+            };
+            let o = (layer.out.forward(&i)? + &a)?;
+            x = layer.out_norm.forward(&o)?;
+        }
+        x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
+    }
+}
