@@ -69,7 +69,11 @@ impl BareIndex {
     /// searching with `ef` candidates (`1..=16384`, raised to `k`).
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Result<Vec<(usize, f32)>> {
         if ef == 0 || ef > MAX_EF {
-            return Err(VectorError::param("ef", ef, format!("must be within [1, {MAX_EF}]")));
+            return Err(VectorError::param(
+                "ef",
+                ef,
+                format!("must be within [1, {MAX_EF}]"),
+            ));
         }
         let q = normalized(query, self.engine.params.dimension, None)?;
         let filter = MemoryFilter {

@@ -38,7 +38,9 @@ pub enum VectorError {
         reason: String,
     },
     /// An upsert would take the index past its `max_elements` live entries.
-    #[error("the index is full: {live} live entries plus {adding} new ones exceed max_elements = {max}")]
+    #[error(
+        "the index is full: {live} live entries plus {adding} new ones exceed max_elements = {max}"
+    )]
     Full {
         /// Live entries now.
         live: usize,

@@ -103,7 +103,10 @@ impl FlatIndex {
     /// The `k` nearest entries passing the filter, nearest first (ties by id).
     pub fn search_blocking(&self, query: &VectorQuery) -> Result<Vec<VectorHit>> {
         let q = normalized(&query.vector, self.dimension, None)?;
-        query.filter.validate().map_err(VectorError::InvalidFilter)?;
+        query
+            .filter
+            .validate()
+            .map_err(VectorError::InvalidFilter)?;
         let plan = FilterPlan::new(&query.filter, query.now);
         let s = read(&self.state);
         let mut top = TopK::new(query.k.min(s.ids.len()));

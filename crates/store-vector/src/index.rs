@@ -298,7 +298,11 @@ impl HnswIndex {
     }
 
     /// [`HnswIndex::search_blocking`] with another `ef` (clamped to `1..=16384`).
-    pub fn search_with_ef_blocking(&self, query: &VectorQuery, ef: usize) -> Result<Vec<VectorHit>> {
+    pub fn search_with_ef_blocking(
+        &self,
+        query: &VectorQuery,
+        ef: usize,
+    ) -> Result<Vec<VectorHit>> {
         let q = normalized(&query.vector, self.shared.params.dimension, None)?;
         query
             .filter
@@ -342,7 +346,10 @@ impl HnswIndex {
         let upserts = prepare(self.shared.params.dimension, entries, true)?;
         let mut w = self.writer();
         let engine = self.engine();
-        let live_deletes: Vec<MemoryId> = deletes.into_iter().filter(|id| engine.contains(id)).collect();
+        let live_deletes: Vec<MemoryId> = deletes
+            .into_iter()
+            .filter(|id| engine.contains(id))
+            .collect();
         self.apply(&mut w, upserts, live_deletes)?;
         self.shared.applied_seq.fetch_max(max_seq, Ordering::AcqRel);
         Ok(())
@@ -447,7 +454,11 @@ impl HnswIndex {
             return;
         }
         let c = engine.counts();
-        tracing::info!(tombstones = c.tombstones, points = c.internal, "starting a background rebuild");
+        tracing::info!(
+            tombstones = c.tombstones,
+            points = c.internal,
+            "starting a background rebuild"
+        );
         w.journal = Some(Vec::new());
         let shared = Arc::clone(&self.shared);
         let spawned = std::thread::Builder::new()
@@ -467,8 +478,14 @@ impl HnswIndex {
 /// Builds a fresh engine from the live entries, replays the writes that arrived
 /// meanwhile, and swaps it in. The caller has set the journal; this always clears it.
 fn run_rebuild(shared: &Arc<Shared>) -> Result<()> {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rebuild_and_swap(shared)))
-        .unwrap_or_else(|p| Err(VectorError::Engine(format!("rebuild: {}", panic_message(p.as_ref())))));
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rebuild_and_swap(shared)))
+            .unwrap_or_else(|p| {
+                Err(VectorError::Engine(format!(
+                    "rebuild: {}",
+                    panic_message(p.as_ref())
+                )))
+            });
     let mut w = lock(&shared.writer);
     w.journal = None;
     shared.idle.notify_all();
@@ -500,7 +517,11 @@ fn rebuild_and_swap(shared: &Arc<Shared>) -> Result<()> {
     *write(&shared.current) = Arc::new(new);
     shared.rebuilds.fetch_add(1, Ordering::AcqRel);
     drop(w);
-    tracing::info!(live = c.live, tombstones = c.tombstones, "rebuilt the vector index");
+    tracing::info!(
+        live = c.live,
+        tombstones = c.tombstones,
+        "rebuilt the vector index"
+    );
     // `old` is dropped here, on the rebuild thread, unless a search still holds it.
     drop(old);
     Ok(())
@@ -574,7 +595,10 @@ async fn build_from_store(params: HnswParams, store: &dyn EmbeddingStore) -> Res
         for c in page {
             if c.seq <= seq {
                 return Err(VectorError::Store(memory_core::Error::Backend {
-                    message: format!("embedding_changes(after = {seq}) returned sequence {}", c.seq),
+                    message: format!(
+                        "embedding_changes(after = {seq}) returned sequence {}",
+                        c.seq
+                    ),
                     source: None,
                 }));
             }

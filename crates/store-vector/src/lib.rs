@@ -1,4 +1,128 @@
-//! stub docs
+//! # store-vector
+//!
+//! The brain's semantic-memory index: approximate nearest-neighbour search over memory
+//! embeddings, with scope and metadata filters applied inside the search, behind the
+//! [`memory_core::VectorIndex`] port. The index is *derived* data — the
+//! [`memory_core::EmbeddingStore`] (SQLite in the embedded brain) is the source of
+//! truth — so it is persisted as a verified snapshot, caught up from the store's change
+//! log on open, and rebuilt from the store whenever a snapshot cannot be trusted.
+//!
+//! - [`HnswIndex`]: an HNSW graph on [hnsw_rs](https://crates.io/crates/hnsw_rs) 0.3.5,
+//!   which stays entirely inside this crate (no hnsw_rs type is part of the API).
+//! - [`FlatIndex`]: exact search with the same contract; the ground truth for tests.
+//! - [`BareIndex`]: the same graph over plain rows, for ANN benchmarks.
+//!
+//! ## Design
+//!
+//! **Ids and tombstones.** hnsw_rs cannot delete. Each entry gets an internal id (its
+//! position in a table beside the graph, which also holds its filter fields and its unit
+//! vector); a map takes [`memory_core::MemoryId`]s to live internal ids. An upsert of an
+//! existing id inserts a new point and turns the old one into a *tombstone*; a delete
+//! only makes a tombstone. Tombstones stay in the graph, keeping it navigable, and are
+//! never returned.
+//!
+//! **Filtered search.** The [`memory_core::MemoryFilter`] of a query (scope, kinds,
+//! metadata conditions, creation range, expiry against [`memory_core::VectorQuery::now`])
+//! and the tombstones are checked *inside* the graph search, through hnsw_rs's
+//! `search_filter`, on every candidate — never only afterwards — with exactly the
+//! semantics of [`memory_core::MemoryFilter::matches`] (a property test compares them).
+//! Which path a search takes:
+//!
+//! 1. an index with at most [`HnswParams::exact_threshold`] (default 2,000) live entries
+//!    is searched exactly: brute force over the entries that pass the filter;
+//! 2. a filter nothing can fail, on a graph without tombstones: a plain HNSW search with
+//!    `ef = max(ef_search, k)`;
+//! 3. otherwise the filter's selectivity `p` is estimated on an evenly spaced sample of
+//!    512 entries; when about `p · live ≤ exact_threshold` entries pass, exact search
+//!    (cheaper than walking a graph where almost nothing qualifies, and exact);
+//! 4. otherwise a filtered HNSW search with `ef` grown by `1/√p` (at most 4×);
+//! 5. an HNSW search that found fewer than `k` hits falls back to exact search.
+//!
+//! So a search returns `k` hits whenever `k` entries pass its filter.
+//!
+//! **Validation.** Nothing reaches hnsw_rs unchecked: vectors must have the index's
+//! dimension, be finite and not all zeros ([`memory_core::validate::vector`]); every
+//! parameter is range-checked ([`HnswParams::validate`]) because hnsw_rs exits the
+//! process (`m > 256`), wraps silently (`m = 256` is stored as a `u8`) or allocates
+//! without bound on some values. Errors are one [`VectorError`] enum, which maps onto
+//! [`memory_core::Error`] kinds: bad vectors and parameters are `InvalidInput`, IO and
+//! damaged files `Backend`, an embedder of another dimension `Conflict`.
+//!
+//! **Distance.** Vectors are normalised to unit length on insert and query (the norm in
+//! `f64`, so tiny and huge components are fine), and the graph uses our own
+//! [`CosineDistance`], `1 − dot` clamped to `[0, 2]`: hnsw_rs's `DistDot` asserts
+//! `1 − dot ≥ 0` and so panics when rounding makes a normalised vector's dot with itself
+//! exceed 1. The [`dot`] product keeps 16 independent partial sums so it vectorises on
+//! the baseline target without `unsafe` (the workspace forbids it).
+//!
+//! **Bulk builds** ([`HnswIndex::build`], rebuilds, opening without a snapshot, upserts
+//! of 32 or more) insert with hnsw_rs's `parallel_insert` on every core.
+//!
+//! **Snapshots** ([`HnswIndex::snapshot`]) go into a fresh temporary directory inside
+//! the target directory: hnsw_rs's dump of the graph and vectors, our entries (internal
+//! id, memory id, filter fields) and tombstones, and a `manifest.json` with the format
+//! version, the embedding-log sequence number covered, counts, dimension, parameters and
+//! the sha256 of every file (and of itself). Files and directory are fsynced, the
+//! directory is renamed into place, and a `CURRENT` file naming it is replaced
+//! atomically; the previous snapshot is removed only after that. [`HnswIndex::open`]
+//! verifies everything before hnsw_rs parses a byte, then catches up with
+//! [`memory_core::EmbeddingStore::embedding_changes`] after the snapshot's sequence
+//! number; a missing, damaged, foreign or too-new snapshot is logged (`tracing::warn`)
+//! and the index is rebuilt from the whole log. [`HnswIndex::applied_seq`] and
+//! [`HnswIndex::catch_up`] let callers keep it current later.
+//!
+//! **Rebuilds.** Once a fifth of the graph is tombstones (and at least 16), a background
+//! thread builds a fresh graph from the live entries; writes meanwhile go to the current
+//! graph *and* a journal that is replayed onto the new one before it is swapped in (an
+//! `RwLock<Arc<…>>` swap), so searches never wait and no write is lost.
+//! [`HnswIndex::rebuild`] does the same on demand.
+//!
+//! **Threads.** Internals are synchronous and thread-safe (a writer lock serialises
+//! writes; searches only share a read lock, also while a write links a point into the
+//! graph). The async [`memory_core::VectorIndex`] methods run the work on tokio's
+//! blocking pool (inline when there is no tokio runtime), so they never stall the
+//! runtime's threads.
+//!
+//! ## Example
+//!
+//! ```
+//! use memory_core::{MemoryFilter, MemoryId, MemoryKind, Metadata, Scope, Timestamp,
+//!                   VectorEntry, VectorQuery};
+//! use store_vector::{HnswIndex, HnswParams};
+//!
+//! let entry = |v: Vec<f32>, user: &str| VectorEntry {
+//!     id: MemoryId::new(),
+//!     vector: v,
+//!     scope: Scope::user(user),
+//!     kind: MemoryKind::fact(),
+//!     metadata: Metadata::new(),
+//!     created_at: Timestamp::now(),
+//!     expires_at: None,
+//! };
+//! let index = HnswIndex::new(HnswParams::new(3))?;
+//! let mine = entry(vec![1.0, 0.1, 0.0], "alice");
+//! index.upsert_blocking(vec![mine.clone(), entry(vec![1.0, 0.0, 0.0], "bob")])?;
+//!
+//! // Bob's memory is nearer, but Alice's search never sees it.
+//! let hits = index.search_blocking(&VectorQuery {
+//!     vector: vec![1.0, 0.0, 0.0],
+//!     k: 5,
+//!     filter: MemoryFilter::scoped(Scope::user("alice")),
+//!     now: Timestamp::now(),
+//! })?;
+//! assert_eq!(hits.len(), 1);
+//! assert_eq!(hits[0].id, mine.id);
+//!
+//! // Bad vectors are typed errors, before anything reaches the graph.
+//! assert!(index.upsert_blocking(vec![entry(vec![f32::NAN, 0.0, 1.0], "alice")]).is_err());
+//!
+//! // Snapshots are verified when opened (`HnswIndex::open`, with the embedding store).
+//! let dir = tempfile::tempdir()?;
+//! let info = index.snapshot_blocking(dir.path())?;
+//! assert_eq!(info.live, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 mod bare;
 mod distance;
 mod engine;

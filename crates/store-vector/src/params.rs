@@ -102,7 +102,12 @@ impl HnswParams {
         check("ef_construction", self.ef_construction, 1, MAX_EF)?;
         check("ef_search", self.ef_search, 1, MAX_EF)?;
         check("max_elements", self.max_elements, 1, MAX_ELEMENTS)?;
-        check("exact_threshold", self.exact_threshold, 0, MAX_EXACT_THRESHOLD)?;
+        check(
+            "exact_threshold",
+            self.exact_threshold,
+            0,
+            MAX_EXACT_THRESHOLD,
+        )?;
         Ok(())
     }
 }

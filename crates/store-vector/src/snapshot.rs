@@ -329,8 +329,8 @@ fn write_files(tmp: &Path, engine: &Engine, seq: u64) -> Result<SnapshotInfo> {
         sha256: sha256_hex(&body),
         manifest,
     };
-    let text = serde_json::to_vec_pretty(&file)
-        .map_err(|e| VectorError::io(&manifest_path, e.into()))?;
+    let text =
+        serde_json::to_vec_pretty(&file).map_err(|e| VectorError::io(&manifest_path, e.into()))?;
     {
         let mut f = File::create(&manifest_path).map_err(|e| VectorError::io(&manifest_path, e))?;
         f.write_all(&text)
@@ -434,7 +434,9 @@ fn read_manifest(snap: &Path) -> Result<Manifest> {
     let body = serde_json::to_vec(&file.manifest)
         .map_err(|e| damaged(format!("manifest.json does not serialise: {e}")))?;
     if sha256_hex(&body) != file.sha256 {
-        return Err(damaged("manifest.json does not match its own sha256".into()));
+        return Err(damaged(
+            "manifest.json does not match its own sha256".into(),
+        ));
     }
     Ok(file.manifest)
 }
@@ -580,7 +582,11 @@ fn load_graph(snap: &Path) -> Result<Graph> {
 
 /// Copies the graph's points into the table's vector arena, checking that they are
 /// exactly the internal ids `0..internal`, of the right dimension and unit length.
-fn fill_vectors(graph: &Graph, mut table: Table, m: &Manifest) -> std::result::Result<Table, String> {
+fn fill_vectors(
+    graph: &Graph,
+    mut table: Table,
+    m: &Manifest,
+) -> std::result::Result<Table, String> {
     let d = m.dimension;
     if graph.get_nb_point() != m.internal {
         return Err(format!(
@@ -598,7 +604,9 @@ fn fill_vectors(graph: &Graph, mut table: Table, m: &Manifest) -> std::result::R
             return Err(format!("graph point {iid} out of range or twice"));
         }
         if v.len() != d || (dot(v, v) - 1.0).abs() > 1e-3 {
-            return Err(format!("graph point {iid} is not a unit vector of dimension {d}"));
+            return Err(format!(
+                "graph point {iid} is not a unit vector of dimension {d}"
+            ));
         }
         seen[iid] = true;
         vectors[iid * d..(iid + 1) * d].copy_from_slice(v);

@@ -78,7 +78,11 @@ impl<K: Ord> TopK<K> {
     /// Best first.
     pub(crate) fn into_sorted(self) -> Vec<Scored<K>> {
         // into_sorted_vec is ascending in Reverse order, i.e. best first.
-        self.heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
     }
 }
 

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use memory_core::{
-    ErrorKind, MemoryFilter, MemoryId, Scope, Timestamp, ValidationError, VectorIndex,
-    VectorQuery,
+    ErrorKind, MemoryFilter, MemoryId, Scope, Timestamp, ValidationError, VectorIndex, VectorQuery,
 };
 use store_vector::{BareIndex, FlatIndex, HnswIndex, HnswParams, VectorError};
 
@@ -29,7 +28,12 @@ async fn port_contract(index: Arc<dyn VectorIndex>) {
     let vs = clustered(50, d, 4, 7);
     assert!(index.is_empty().await.unwrap());
     index
-        .upsert(vs.iter().enumerate().map(|(i, v)| plain(i, v.clone())).collect())
+        .upsert(
+            vs.iter()
+                .enumerate()
+                .map(|(i, v)| plain(i, v.clone()))
+                .collect(),
+        )
         .await
         .unwrap();
     assert_eq!(index.len().await.unwrap(), 50);
@@ -44,13 +48,14 @@ async fn port_contract(index: Arc<dyn VectorIndex>) {
     // Upsert replaces. (Moved next to another entry, not to an empty region: an HNSW
     // graph may leave a far outlier without incoming links, which is approximate search's
     // to lose, not this test's to check.)
-    let moved: Vec<f32> = vs[1].iter().enumerate().map(|(j, x)| x + if j == 0 { 0.01 } else { 0.0 }).collect();
+    let moved: Vec<f32> = vs[1]
+        .iter()
+        .enumerate()
+        .map(|(j, x)| x + if j == 0 { 0.01 } else { 0.0 })
+        .collect();
     index.upsert(vec![plain(0, moved.clone())]).await.unwrap();
     assert_eq!(index.len().await.unwrap(), 50);
-    assert_eq!(
-        index.search(&query(moved, 1)).await.unwrap()[0].id,
-        id(0)
-    );
+    assert_eq!(index.search(&query(moved, 1)).await.unwrap()[0].id, id(0));
     // Delete.
     assert_eq!(index.delete(&[id(0), id(1), id(999)]).await.unwrap(), 2);
     assert_eq!(index.delete(&[id(0)]).await.unwrap(), 0);
@@ -58,12 +63,21 @@ async fn port_contract(index: Arc<dyn VectorIndex>) {
     let all = index.search(&query(vs[2].clone(), 1000)).await.unwrap();
     assert_eq!(all.len(), 48);
     assert!(all.iter().all(|h| h.id != id(0) && h.id != id(1)));
-    assert!(index.search(&query(vs[2].clone(), 0)).await.unwrap().is_empty());
+    assert!(
+        index
+            .search(&query(vs[2].clone(), 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Bad input is InvalidInput and changes nothing.
     let mut nan = vs[3].clone();
     nan[0] = f32::NAN;
     for bad in [nan, vec![0.0; d], vec![1.0; d + 1], vec![f32::INFINITY; d]] {
-        let e = index.upsert(vec![plain(500, bad.clone())]).await.unwrap_err();
+        let e = index
+            .upsert(vec![plain(500, bad.clone())])
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         let e = index.search(&query(bad, 1)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
@@ -73,7 +87,11 @@ async fn port_contract(index: Arc<dyn VectorIndex>) {
         .await
         .unwrap_err();
     assert!(wrong_dim(&e), "{e}");
-    assert_eq!(index.len().await.unwrap(), 48, "a rejected batch wrote something");
+    assert_eq!(
+        index.len().await.unwrap(),
+        48,
+        "a rejected batch wrote something"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +113,12 @@ fn works_without_a_tokio_runtime() {
     let v = clustered(5, 8, 1, 1);
     let fut = async {
         index
-            .upsert(v.iter().enumerate().map(|(i, v)| plain(i, v.clone())).collect())
+            .upsert(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, v)| plain(i, v.clone()))
+                    .collect(),
+            )
             .await
             .unwrap();
         index.search(&query(v[0].clone(), 2)).await.unwrap()
@@ -134,7 +157,10 @@ fn bad_parameters_are_typed_errors() {
     ];
     for p in bad {
         let e = HnswIndex::new(p).unwrap_err();
-        assert!(matches!(e, VectorError::InvalidParameter { .. }), "{p:?}: {e}");
+        assert!(
+            matches!(e, VectorError::InvalidParameter { .. }),
+            "{p:?}: {e}"
+        );
         assert_eq!(memory_core::Error::from(e).kind(), ErrorKind::InvalidInput);
         assert!(HnswIndex::build(p, vec![]).is_err());
     }
@@ -153,17 +179,40 @@ fn bad_parameters_are_typed_errors() {
 #[test]
 fn bad_vectors_are_typed_errors_and_change_nothing() {
     let index = HnswIndex::new(HnswParams::new(4)).unwrap();
-    index.upsert_blocking(vec![plain(0, vec![1.0, 0.0, 0.0, 0.0])]).unwrap();
-    let cases: Vec<(Vec<f32>, fn(&ValidationError) -> bool)> = vec![
-        (vec![f32::NAN, 0.0, 0.0, 1.0], |e| matches!(e, ValidationError::NotFinite { .. })),
-        (vec![f32::NEG_INFINITY, 0.0, 0.0, 1.0], |e| matches!(e, ValidationError::NotFinite { .. })),
+    index
+        .upsert_blocking(vec![plain(0, vec![1.0, 0.0, 0.0, 0.0])])
+        .unwrap();
+    type Check = fn(&ValidationError) -> bool;
+    let cases: Vec<(Vec<f32>, Check)> = vec![
+        (vec![f32::NAN, 0.0, 0.0, 1.0], |e| {
+            matches!(e, ValidationError::NotFinite { .. })
+        }),
+        (vec![f32::NEG_INFINITY, 0.0, 0.0, 1.0], |e| {
+            matches!(e, ValidationError::NotFinite { .. })
+        }),
         (vec![0.0; 4], |e| *e == ValidationError::ZeroVector),
-        (vec![1.0; 3], |e| matches!(e, ValidationError::WrongDimension { expected: 4, got: 3 })),
-        (vec![], |e| matches!(e, ValidationError::WrongDimension { .. })),
+        (vec![1.0; 3], |e| {
+            matches!(
+                e,
+                ValidationError::WrongDimension {
+                    expected: 4,
+                    got: 3
+                }
+            )
+        }),
+        (vec![], |e| {
+            matches!(e, ValidationError::WrongDimension { .. })
+        }),
     ];
     for (v, check) in cases {
-        match index.upsert_blocking(vec![plain(1, vec![0.0, 1.0, 0.0, 0.0]), plain(2, v.clone())]) {
-            Err(VectorError::InvalidVector { id: Some(got), source }) => {
+        match index.upsert_blocking(vec![
+            plain(1, vec![0.0, 1.0, 0.0, 0.0]),
+            plain(2, v.clone()),
+        ]) {
+            Err(VectorError::InvalidVector {
+                id: Some(got),
+                source,
+            }) => {
                 assert_eq!(got, id(2));
                 assert!(check(&source), "{source}");
             }
@@ -178,14 +227,22 @@ fn bad_vectors_are_typed_errors_and_change_nothing() {
     assert!(!index.contains(id(1)));
     // Tiny and huge components are fine: they are normalised in f64.
     index
-        .upsert_blocking(vec![plain(3, vec![1e-44, 0.0, 0.0, 0.0]), plain(4, vec![0.0, 3e38, 3e38, 0.0])])
+        .upsert_blocking(vec![
+            plain(3, vec![1e-44, 0.0, 0.0, 0.0]),
+            plain(4, vec![0.0, 3e38, 3e38, 0.0]),
+        ])
         .unwrap();
-    let hits = index.search_blocking(&query(vec![1.0, 0.0, 0.0, 0.0], 2)).unwrap();
+    let hits = index
+        .search_blocking(&query(vec![1.0, 0.0, 0.0, 0.0], 2))
+        .unwrap();
     assert!(hits.iter().all(|h| h.similarity.is_finite()));
     // A malformed filter is rejected too.
     let mut q = query(vec![1.0, 0.0, 0.0, 0.0], 1);
     q.filter.scope = Scope::user("bad\nname");
-    assert!(matches!(index.search_blocking(&q), Err(VectorError::InvalidFilter(_))));
+    assert!(matches!(
+        index.search_blocking(&q),
+        Err(VectorError::InvalidFilter(_))
+    ));
 }
 
 #[test]
@@ -196,12 +253,18 @@ fn max_elements_is_a_limit() {
         .upsert_blocking((0..3).map(|i| plain(i, vs[i].clone())).collect())
         .unwrap();
     // Replacing is fine; a fourth id is not.
-    index.upsert_blocking(vec![plain(0, vs[4].clone())]).unwrap();
-    let e = index.upsert_blocking(vec![plain(3, vs[3].clone())]).unwrap_err();
+    index
+        .upsert_blocking(vec![plain(0, vs[4].clone())])
+        .unwrap();
+    let e = index
+        .upsert_blocking(vec![plain(3, vs[3].clone())])
+        .unwrap_err();
     assert!(matches!(e, VectorError::Full { max: 3, .. }), "{e}");
     assert_eq!(memory_core::Error::from(e).kind(), ErrorKind::InvalidInput);
     index.delete_blocking(&[id(1)]);
-    index.upsert_blocking(vec![plain(3, vs[3].clone())]).unwrap();
+    index
+        .upsert_blocking(vec![plain(3, vs[3].clone())])
+        .unwrap();
 }
 
 #[test]
@@ -209,7 +272,10 @@ fn explicit_rebuild_drops_tombstones() {
     let vs = clustered(3000, 16, 8, 5);
     let index = HnswIndex::build(
         HnswParams::new(16).with_exact_threshold(0),
-        vs.iter().enumerate().map(|(i, v)| plain(i, v.clone())).collect(),
+        vs.iter()
+            .enumerate()
+            .map(|(i, v)| plain(i, v.clone()))
+            .collect(),
     )
     .unwrap();
     let ids: Vec<MemoryId> = (0..100).map(id).collect();
@@ -222,7 +288,10 @@ fn explicit_rebuild_drops_tombstones() {
     assert_eq!((s.live, s.tombstones, s.points), (2900, 300, 3200));
     index.rebuild_blocking().unwrap();
     let s = index.stats();
-    assert_eq!((s.live, s.tombstones, s.points, s.rebuilds), (2900, 0, 2900, 1));
+    assert_eq!(
+        (s.live, s.tombstones, s.points, s.rebuilds),
+        (2900, 0, 2900, 1)
+    );
     for i in [0, 50, 99] {
         assert!(!index.contains(id(i)));
     }
@@ -248,14 +317,20 @@ fn background_rebuild_keeps_searching_and_loses_no_write() {
     let stop = Arc::new(AtomicBool::new(false));
     let searches = Arc::new(AtomicUsize::new(0));
     let searcher = {
-        let (index, deleted, stop, searches) =
-            (index.clone(), deleted.clone(), stop.clone(), searches.clone());
+        let (index, deleted, stop, searches) = (
+            index.clone(),
+            deleted.clone(),
+            stop.clone(),
+            searches.clone(),
+        );
         let vs = vs.clone();
         std::thread::spawn(move || {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let gone = deleted.read().unwrap().clone();
-                let hits = index.search_blocking(&query(vs[i % vs.len()].clone(), 10)).unwrap();
+                let hits = index
+                    .search_blocking(&query(vs[i % vs.len()].clone(), 10))
+                    .unwrap();
                 assert_eq!(hits.len(), 10, "a search returned fewer than k hits");
                 for h in &hits {
                     assert!(!gone.contains(&h.id), "a deleted id came back: {}", h.id);
@@ -273,14 +348,19 @@ fn background_rebuild_keeps_searching_and_loses_no_write() {
         index.delete_blocking(chunk);
         g.extend(chunk.iter().copied());
     }
-    assert!(index.stats().rebuilding, "no rebuild started at 25% tombstones");
+    assert!(
+        index.stats().rebuilding,
+        "no rebuild started at 25% tombstones"
+    );
 
     // Write while it runs: new ids, replacements and deletions.
     let mut next = n;
     let mut writes_during = 0;
     let start = Instant::now();
     while index.stats().rebuilding && next < vs.len() && start.elapsed() < Duration::from_secs(60) {
-        index.upsert_blocking(vec![plain(next, vs[next].clone())]).unwrap();
+        index
+            .upsert_blocking(vec![plain(next, vs[next].clone())])
+            .unwrap();
         let victim = id(n / 4 + next - n);
         {
             let mut g = deleted.write().unwrap();
@@ -306,9 +386,13 @@ fn background_rebuild_keeps_searching_and_loses_no_write() {
         assert_eq!(index.contains(id(i)), !gone.contains(&id(i)), "row {i}");
     }
     // The writes made during the rebuild are searchable.
-    for i in n..next {
-        let hits = index.search_blocking(&query(vs[i].clone(), 1)).unwrap();
-        assert_eq!(hits[0].id, id(i), "write {i} made during the rebuild was lost");
+    for (i, v) in vs.iter().enumerate().take(next).skip(n) {
+        let hits = index.search_blocking(&query(v.clone(), 1)).unwrap();
+        assert_eq!(
+            hits[0].id,
+            id(i),
+            "write {i} made during the rebuild was lost"
+        );
     }
     eprintln!(
         "rebuilds {}, {} writes during the rebuild, {} searches, {} tombstones left",

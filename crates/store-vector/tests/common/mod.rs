@@ -179,11 +179,11 @@ impl EmbeddingStore for MemStore {
 
 /// A small deterministic generator (splitmix64).
 #[derive(Clone)]
-pub struct Rng(u64);
+pub struct TestRng(u64);
 
-impl Rng {
+impl TestRng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+        TestRng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -213,14 +213,26 @@ impl Rng {
 
 /// `n` vectors around `clusters` random centres (noise 0.35 of a centre's scale).
 pub fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut rng = Rng::new(seed);
+    clustered_with(n, dim, clusters, 0.35, seed)
+}
+
+/// `n` vectors around `clusters` random centres with Gaussian noise of `noise` (the
+/// centres' components are standard normal).
+pub fn clustered_with(
+    n: usize,
+    dim: usize,
+    clusters: usize,
+    noise: f32,
+    seed: u64,
+) -> Vec<Vec<f32>> {
+    let mut rng = TestRng::new(seed);
     let centres: Vec<Vec<f32>> = (0..clusters)
         .map(|_| (0..dim).map(|_| rng.normal()).collect())
         .collect();
     (0..n)
         .map(|_| {
             let c = &centres[rng.below(clusters)];
-            c.iter().map(|x| x + 0.35 * rng.normal()).collect()
+            c.iter().map(|x| x + noise * rng.normal()).collect()
         })
         .collect()
 }
@@ -243,20 +255,20 @@ pub fn entry(i: usize, vector: Vec<f32>, now: i64) -> VectorEntry {
     if i % 4 != 3 {
         scope.user = Some(["alice", "bob", "carol"][i % 3].into());
     }
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         scope.agent = Some(["coder", "planner"][(i / 2) % 2].into());
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         scope.session = Some(format!("s{}", i % 3));
     }
     let kind = MemoryKind::new(["fact", "episode", "doc_chunk"][i % 3]).unwrap();
     let mut md = Metadata::new()
         .with("i", i64i % 60)
-        .with("parity", if i % 2 == 0 { "even" } else { "odd" });
-    if i % 3 == 0 {
+        .with("parity", if i.is_multiple_of(2) { "even" } else { "odd" });
+    if i.is_multiple_of(3) {
         md = md.with("lang", "rust").with("flag", true);
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         md = md.with("score", 1.5);
     }
     let expires_at = match i % 6 {
