@@ -138,7 +138,7 @@ impl HnswIndex {
     /// same id replaces an earlier one). Every vector is checked first.
     pub fn build(params: HnswParams, entries: Vec<VectorEntry>) -> Result<Self> {
         params.validate()?;
-        let prepared = prepare(params.dimension, entries, false)?;
+        let prepared = prepare(params.dimension, entries)?;
         check_capacity(&params, 0, prepared.len())?;
         Ok(Self::from_engine(
             Engine::build(params, prepared)?,
@@ -250,7 +250,7 @@ impl HnswIndex {
     /// Inserts or replaces entries by id. Every vector is checked first (on error
     /// nothing changes); large batches are inserted in parallel.
     pub fn upsert_blocking(&self, entries: Vec<VectorEntry>) -> Result<()> {
-        let prepared = prepare(self.shared.params.dimension, entries, false)?;
+        let prepared = prepare(self.shared.params.dimension, entries)?;
         let mut w = self.writer();
         self.apply(&mut w, prepared, Vec::new())
     }
@@ -343,7 +343,8 @@ impl HnswIndex {
                 None => deletes.push(id),
             }
         }
-        let upserts = prepare(self.shared.params.dimension, entries, true)?;
+        let (upserts, skipped) = prepare_from_store(self.shared.params.dimension, entries)?;
+        deletes.extend(skipped);
         let mut w = self.writer();
         let engine = self.engine();
         let live_deletes: Vec<MemoryId> = deletes
@@ -551,35 +552,89 @@ fn check_capacity(params: &HnswParams, live: usize, adding: usize) -> Result<()>
 }
 
 /// Validates and normalises entries; a later entry with the same id replaces an earlier
-/// one. Entries from the store with another dimension mean the embedder changed.
-fn prepare(dimension: usize, entries: Vec<VectorEntry>, from_store: bool) -> Result<Vec<Prepared>> {
-    let mut out: Vec<Prepared> = Vec::with_capacity(entries.len());
-    let mut seen: HashMap<MemoryId, usize> = HashMap::with_capacity(entries.len());
+/// one. Any invalid vector fails the whole batch.
+fn prepare(dimension: usize, entries: Vec<VectorEntry>) -> Result<Vec<Prepared>> {
+    let mut out = Prepared::dedup(entries.len());
     for e in entries {
-        let vector = normalized(&e.vector, dimension, Some(e.id)).map_err(|err| match err {
-            VectorError::InvalidVector {
+        let vector = normalized(&e.vector, dimension, Some(e.id))?;
+        out.push(e, vector);
+    }
+    Ok(out.into_vec())
+}
+
+/// [`prepare`] for entries read from the embedding store, which validated them on the
+/// way in. A vector of another dimension means the embedder changed: an error that
+/// names the way out (reindex). Any other invalid vector (which the store should never
+/// have accepted) is logged and skipped — returned among the ids to remove — so one bad
+/// row cannot stop the index from ever catching up.
+fn prepare_from_store(
+    dimension: usize,
+    entries: Vec<VectorEntry>,
+) -> Result<(Vec<Prepared>, Vec<MemoryId>)> {
+    let mut out = Prepared::dedup(entries.len());
+    let mut skipped = Vec::new();
+    for e in entries {
+        match normalized(&e.vector, dimension, Some(e.id)) {
+            Ok(vector) => out.push(e, vector),
+            Err(VectorError::InvalidVector {
                 source: ValidationError::WrongDimension { expected, got },
                 ..
-            } if from_store => VectorError::DimensionMismatch {
-                index: expected,
-                store: got,
-            },
-            other => other,
-        })?;
+            }) => {
+                return Err(VectorError::DimensionMismatch {
+                    index: expected,
+                    store: got,
+                });
+            }
+            Err(err) => {
+                tracing::warn!(id = %e.id, error = %err, "skipping an invalid stored embedding");
+                out.forget(&e.id);
+                skipped.push(e.id);
+            }
+        }
+    }
+    Ok((out.into_vec(), skipped))
+}
+
+/// Entries keyed by id, the last of each id winning, in first-seen order.
+struct Dedup {
+    out: Vec<Option<Prepared>>,
+    seen: HashMap<MemoryId, usize>,
+}
+
+impl Prepared {
+    fn dedup(capacity: usize) -> Dedup {
+        Dedup {
+            out: Vec::with_capacity(capacity),
+            seen: HashMap::with_capacity(capacity),
+        }
+    }
+}
+
+impl Dedup {
+    fn push(&mut self, e: VectorEntry, vector: Vec<f32>) {
         let p = Prepared {
             id: e.id,
             vector,
             meta: Arc::new(EntryMeta::of(&e)),
         };
-        match seen.get(&e.id) {
-            Some(&i) => out[i] = p,
+        match self.seen.get(&e.id) {
+            Some(&i) => self.out[i] = Some(p),
             None => {
-                seen.insert(e.id, out.len());
-                out.push(p);
+                self.seen.insert(e.id, self.out.len());
+                self.out.push(Some(p));
             }
         }
     }
-    Ok(out)
+
+    fn forget(&mut self, id: &MemoryId) {
+        if let Some(i) = self.seen.remove(id) {
+            self.out[i] = None;
+        }
+    }
+
+    fn into_vec(self) -> Vec<Prepared> {
+        self.out.into_iter().flatten().collect()
+    }
 }
 
 /// The live entries of the whole embedding log, built into an engine.
@@ -621,7 +676,7 @@ async fn build_from_store(params: HnswParams, store: &dyn EmbeddingStore) -> Res
     entries.sort_unstable_by_key(|(s, _)| *s);
     let entries: Vec<VectorEntry> = entries.into_iter().map(|(_, e)| e).collect();
     let engine = blocking(move || {
-        let prepared = prepare(params.dimension, entries, true)?;
+        let (prepared, _skipped) = prepare_from_store(params.dimension, entries)?;
         check_capacity(&params, 0, prepared.len())?;
         Engine::build(params, prepared)
     })

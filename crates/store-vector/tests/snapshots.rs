@@ -404,3 +404,30 @@ async fn unfinished_snapshots_are_ignored() {
         }
     );
 }
+
+/// A vector the store should never have accepted (NaN, zeros) is skipped with a warning,
+/// not allowed to stop the index from opening or catching up; a vector of another
+/// dimension is an error that names reindex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_stored_vectors_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = MemStore::new();
+    let vs = clustered(20, DIM, 2, 8);
+    store.put_all((0..20).map(|i| plain(i, vs[i].clone())));
+    store.put(plain(20, vec![f32::NAN; DIM]));
+    store.put(plain(21, vec![0.0; DIM]));
+    let index = open(tmp.path(), &store).await;
+    assert_eq!(index.stats().live, 20);
+    assert_eq!(index.applied_seq(), store.seq());
+    // A valid entry later replaced by an invalid one leaves the index.
+    store.put(plain(3, vec![f32::INFINITY; DIM]));
+    index.catch_up(&store).await.unwrap();
+    assert!(!index.contains(id(3)));
+    assert_eq!(index.stats().live, 19);
+    assert_eq!(index.applied_seq(), store.seq());
+    // Another dimension stops the catch-up, naming the way out.
+    store.put(plain(4, vec![1.0; DIM + 1]));
+    let e = index.catch_up(&store).await.unwrap_err();
+    assert!(e.to_string().contains("reindex"), "{e}");
+    assert!(index.contains(id(4)));
+}
