@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&file)?;
     let sentences: Vec<&str> = text.lines().take(n).collect();
     let embedder = embed::BertEmbedder::load(&dir)?;
+    eprintln!("candle threads: {}", candle_core::utils::get_num_threads());
     // Warm up (thread pools, allocator), as the Python side does.
     embedder.embed_sync(&sentences[..sentences.len().min(64)])?;
 

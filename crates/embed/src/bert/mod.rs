@@ -1,5 +1,6 @@
 //! The sentence-transformers BERT embedder.
 
+mod kernels;
 mod model;
 
 use std::path::{Path, PathBuf};
@@ -303,33 +304,46 @@ impl Inner {
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let batches = plan_batches(&lengths, self.limits);
         let dim = self.model.hidden_size();
+        let run = |batch: &Vec<usize>| -> Result<Vec<Vec<f32>>, EmbedError> {
+            let seq = batch.iter().map(|&i| lengths[i]).max().unwrap_or(0).max(1);
+            let mut ids = vec![0u32; batch.len() * seq];
+            let mut type_ids = vec![0u32; batch.len() * seq];
+            let mut lens = Vec::with_capacity(batch.len());
+            for (r, &i) in batch.iter().enumerate() {
+                let e = &encodings[i];
+                let row = r * seq;
+                ids[row..row + lengths[i]].copy_from_slice(e.get_ids());
+                type_ids[row..row + lengths[i]].copy_from_slice(e.get_type_ids());
+                lens.push(lengths[i]);
+            }
+            let hidden = self.model.forward(ids, type_ids, &lens, seq)?;
+            let mut pooled = pool(&hidden, seq, dim, &lens, &self.pooling);
+            for v in &mut pooled {
+                if !normalize(v) {
+                    return Err(EmbedError::Candle(candle_core::Error::Msg(
+                        "the model produced a zero or non-finite embedding".into(),
+                    )));
+                }
+            }
+            Ok(pooled)
+        };
+        // Inside candle's thread pool: batches run in parallel (each worker its own batch),
+        // and the matrix products of a batch split over idle workers by work stealing.
+        let parallel = std::env::var_os("EMBED_SERIAL_BATCHES").is_none();
         let results = self.device.with_context(|| {
-            batches
-                .iter()
-                .map(|batch| {
-                    let seq = batch.iter().map(|&i| lengths[i]).max().unwrap_or(0).max(1);
-                    let mut ids = vec![0u32; batch.len() * seq];
-                    let mut type_ids = vec![0u32; batch.len() * seq];
-                    let mut lens = Vec::with_capacity(batch.len());
-                    for (r, &i) in batch.iter().enumerate() {
-                        let e = &encodings[i];
-                        let row = r * seq;
-                        ids[row..row + lengths[i]].copy_from_slice(e.get_ids());
-                        type_ids[row..row + lengths[i]].copy_from_slice(e.get_type_ids());
-                        lens.push(lengths[i]);
-                    }
-                    let hidden = self.model.forward(ids, type_ids, &lens, seq)?;
-                    let mut pooled = pool(&hidden, seq, dim, &lens, &self.pooling);
-                    for v in &mut pooled {
-                        if !normalize(v) {
-                            return Err(EmbedError::Candle(candle_core::Error::Msg(
-                                "the model produced a zero or non-finite embedding".into(),
-                            )));
-                        }
-                    }
-                    Ok(pooled)
-                })
-                .collect::<Result<Vec<_>, EmbedError>>()
+            if parallel {
+                use rayon::prelude::*;
+                batches
+                    .par_iter()
+                    .with_max_len(1)
+                    .map(run)
+                    .collect::<Result<Vec<_>, EmbedError>>()
+            } else {
+                batches
+                    .iter()
+                    .map(run)
+                    .collect::<Result<Vec<_>, EmbedError>>()
+            }
         })?;
         restore_order(texts.len(), &batches, results)
             .ok_or_else(|| EmbedError::Task("batch results did not cover every input".into()))

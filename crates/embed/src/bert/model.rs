@@ -6,9 +6,11 @@
 //! runs on the flattened `(batch × seq, features)` matrix with its weight stored
 //! transposed and contiguous; and there are no dropout or tracing wrappers.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
+
+use super::kernels::{Act, add_norm, bias_act, masked_softmax};
 
 /// The subset of a Hugging Face BERT `config.json` the encoder needs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -41,20 +43,9 @@ fn default_eps() -> f64 {
     1e-12
 }
 
-/// Activation of the feed-forward layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Activation {
-    /// Exact GELU (`erf`), Hugging Face's `gelu`.
-    Gelu,
-    /// The tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
-    GeluTanh,
-    Relu,
-    Silu,
-}
-
 impl BertConfig {
     /// Checks that this is a BERT this encoder computes exactly.
-    pub(crate) fn check(&self) -> Result<Activation, String> {
+    pub(crate) fn check(&self) -> Result<Act, String> {
         if let Some(t) = &self.model_type
             && t != "bert"
         {
@@ -80,19 +71,21 @@ impl BertConfig {
             return Err("max_position_embeddings or type_vocab_size is too small".into());
         }
         match self.hidden_act.as_str() {
-            "gelu" => Ok(Activation::Gelu),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
-            "relu" => Ok(Activation::Relu),
-            "silu" | "swish" => Ok(Activation::Silu),
+            // Hugging Face's "gelu" is the exact (erf) GELU.
+            "gelu" => Ok(Act::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Act::GeluTanh),
+            "relu" => Ok(Act::Relu),
+            "silu" | "swish" => Ok(Act::Silu),
             other => Err(format!("hidden_act {other:?} is not supported")),
         }
     }
 }
 
-/// A dense layer `x · wᵀ + b` with `wᵀ` stored contiguous.
+/// A dense layer `x · wᵀ + b` with `wᵀ` stored contiguous; the bias is added by the fused
+/// kernel that follows the product.
 struct Dense {
     w_t: Tensor,
-    b: Tensor,
+    b: Vec<f32>,
 }
 
 impl Dense {
@@ -105,19 +98,21 @@ impl Dense {
     fn new(w: &Tensor, b: Tensor) -> candle_core::Result<Self> {
         Ok(Dense {
             w_t: w.t()?.contiguous()?,
-            b,
+            b: b.to_vec1()?,
         })
     }
 
-    /// `x`: `(n, in)` → `(n, out)`.
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.w_t)?.broadcast_add(&self.b)
+    /// `x · wᵀ` without the bias: `(n, in)` → `(n, out)`.
+    fn matmul(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(&self.w_t)
     }
 }
 
 struct Norm {
     w: Tensor,
     b: Tensor,
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
     eps: f32,
 }
 
@@ -130,6 +125,8 @@ impl Norm {
             (vb.get(dim, "gamma")?, vb.get(dim, "beta")?)
         };
         Ok(Norm {
+            gamma: w.to_vec1()?,
+            beta: b.to_vec1()?,
             w,
             b,
             eps: eps as f32,
@@ -138,6 +135,11 @@ impl Norm {
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps)
+    }
+
+    /// `x = LayerNorm(x + bias + residual)`, in place.
+    fn add_norm(&self, x: &Tensor, bias: &[f32], residual: &Tensor) -> candle_core::Result<()> {
+        add_norm(x, bias, residual, &self.gamma, &self.beta, self.eps)
     }
 }
 
@@ -160,7 +162,7 @@ pub(crate) struct BertModel {
     heads: usize,
     head_dim: usize,
     hidden: usize,
-    act: Activation,
+    act: Act,
     device: Device,
 }
 
@@ -176,7 +178,7 @@ impl BertModel {
         Self::load_inner(&vb, cfg, act).map_err(|e| e.to_string())
     }
 
-    fn load_inner(vb: &VarBuilder, cfg: &BertConfig, act: Activation) -> candle_core::Result<Self> {
+    fn load_inner(vb: &VarBuilder, cfg: &BertConfig, act: Act) -> candle_core::Result<Self> {
         let h = cfg.hidden_size;
         let heads = cfg.num_attention_heads;
         let head_dim = h / heads;
@@ -246,13 +248,6 @@ impl BertModel {
         let n = b * seq;
         let dev = &self.device;
 
-        // Additive attention bias over keys: 0 for real tokens, a large negative for padding.
-        let mut bias = vec![0f32; n];
-        for (r, &len) in lengths.iter().enumerate() {
-            bias[r * seq + len.min(seq)..(r + 1) * seq].fill(-1e9);
-        }
-        let bias = Tensor::from_vec(bias, (b, 1, 1, seq), dev)?;
-
         let ids = Tensor::from_vec(ids, n, dev)?;
         let type_ids = Tensor::from_vec(type_ids, n, dev)?;
         let x = self.word.index_select(&ids, 0)?;
@@ -264,7 +259,8 @@ impl BertModel {
         let mut x = self.emb_norm.forward(&x)?;
 
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?; // (n, 3h)
+            let qkv = layer.qkv.matmul(&x)?; // (n, 3h)
+            bias_act(&qkv, &layer.qkv.b, Act::Identity)?;
             let qkv = qkv
                 .reshape((b, seq, 3, heads, hd))?
                 .permute((2, 0, 3, 1, 4))?
@@ -272,24 +268,21 @@ impl BertModel {
             let q = qkv.get(0)?;
             let k = qkv.get(1)?;
             let v = qkv.get(2)?;
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&bias)?; // (b, heads, seq, seq)
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            // The 1/sqrt(head_dim) scale is folded into the query weights.
+            let probs = q.matmul(&k.t()?)?; // (b, heads, seq, seq)
+            masked_softmax(&probs, lengths, heads, seq)?;
             let ctx = probs
                 .matmul(&v)? // (b, heads, seq, hd)
                 .transpose(1, 2)?
                 .contiguous()?
                 .reshape((n, h))?;
-            let a = (layer.attn_out.forward(&ctx)? + &x)?;
-            let a = layer.attn_norm.forward(&a)?;
-            let i = layer.inter.forward(&a)?;
-            let i = match self.act {
-                Activation::Gelu => i.gelu_erf()?,
-                Activation::GeluTanh => i.gelu()?,
-                Activation::Relu => i.relu()?,
-                Activation::Silu => candle_nn::Activation::Silu.forward(&i)?,
-            };
-            let o = (layer.out.forward(&i)? + &a)?;
-            x = layer.out_norm.forward(&o)?;
+            let a = layer.attn_out.matmul(&ctx)?;
+            layer.attn_norm.add_norm(&a, &layer.attn_out.b, &x)?;
+            let i = layer.inter.matmul(&a)?;
+            bias_act(&i, &layer.inter.b, self.act)?;
+            let o = layer.out.matmul(&i)?;
+            layer.out_norm.add_norm(&o, &layer.out.b, &a)?;
+            x = o;
         }
         x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
     }
