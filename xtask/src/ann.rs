@@ -5,7 +5,7 @@
 //! 100k x 384), and real sentence embeddings of `shared/data/rustdoc-sentences.txt` made by
 //! our own BERT embedder (the last 1,000 lines are the queries). For each, the peers'
 //! script writes `base.npy`, `queries.npy` and the exact top-10 `gt.npy`, and prints its
-//! figures; our `ann` binary then runs on the very same files. The table reports build
+//! figures; store-vector's `ann` example then runs on the very same files. The table reports build
 //! time and single-thread QPS at recall@10 >= 0.95 and >= 0.99 (the best QPS among the
 //! ef settings that reach it), with ratios to hnswlib.
 

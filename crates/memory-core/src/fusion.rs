@@ -32,10 +32,18 @@ pub struct RecallWeights {
     pub outcome: f64,
 }
 
+/// Defaults measured on the LoCoMo development conversations with all-MiniLM-L6-v2
+/// (`cargo run --release -p brain-benches --bin locomo`): `rrf_k = 5` with equal list
+/// weights gave evidence recall@10 0.636 against 0.594 for the customary `rrf_k = 60`,
+/// 0.533 for BM25 alone and 0.500 for vectors alone. LoCoMo has no outcomes and flat
+/// importance, so the re-ranking weights are set by judgement, to move hits a few places
+/// rather than override relevance: near the top of a list a full learned outcome (±0.15)
+/// moves a hit about three places, importance (up to 0.1) one or two, recency (up to
+/// 0.05) about one.
 impl Default for RecallWeights {
     fn default() -> Self {
         RecallWeights {
-            rrf_k: 60.0,
+            rrf_k: 5.0,
             keyword: 1.0,
             vector: 1.0,
             importance: 0.1,
