@@ -109,6 +109,18 @@ fn read_npy(path: &Path) -> Res<Npy> {
     Ok(Npy { rows, cols, data })
 }
 
+/// CPU seconds this process has used (user + system), from `/proc/self/stat` on Linux;
+/// less disturbed than wall time when other work shares the machine.
+fn cpu_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 struct Args {
     data: PathBuf,
     m: usize,
@@ -168,11 +180,13 @@ fn main() -> Res<()> {
 
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let t = Instant::now();
+    let cpu = cpu_seconds();
     let index = BareIndex::build(&rows, a.m, a.ef_construction)?;
     let build_s = t.elapsed().as_secs_f64();
+    let build_cpu_s = cpu.zip(cpu_seconds()).map_or(f64::NAN, |(a, b)| b - a);
     if !a.json {
         println!(
-            "built {} x {} with m {} ef_construction {} in {build_s:.2} s on {threads} threads",
+            "built {} x {} with m {} ef_construction {} in {build_s:.2} s ({build_cpu_s:.1} CPU s) on {threads} threads",
             rows.len(),
             rows.first().map_or(0, Vec::len),
             a.m,
@@ -182,16 +196,21 @@ fn main() -> Res<()> {
     let mut runs = Vec::new();
     for &ef in &a.efs {
         let t = Instant::now();
+        let cpu = cpu_seconds();
         let mut hits = 0usize;
         for (q, want) in qs.iter().zip(&truth) {
             let got = index.search(q, k, ef)?;
             hits += got.iter().filter(|(row, _)| want.contains(row)).count();
         }
         let secs = t.elapsed().as_secs_f64();
+        let cpu_secs = cpu.zip(cpu_seconds()).map_or(f64::NAN, |(a, b)| b - a);
         let qps = qs.len() as f64 / secs;
         let recall = hits as f64 / (qs.len() * k) as f64;
         if !a.json {
-            println!("ef {ef:>4}: {qps:>8.0} QPS, recall@{k} {recall:.4}");
+            println!(
+                "ef {ef:>4}: {qps:>8.0} QPS ({:.0} per CPU second), recall@{k} {recall:.4}",
+                qs.len() as f64 / cpu_secs
+            );
         }
         runs.push(format!(
             "{{\"ef\": {ef}, \"qps\": {qps:.1}, \"recall\": {recall:.5}}}"
@@ -199,7 +218,7 @@ fn main() -> Res<()> {
     }
     if a.json {
         println!(
-            "{{\"system\": \"brain\", \"n\": {}, \"dim\": {}, \"m\": {}, \"ef_construction\": {}, \"build_s\": {build_s:.3}, \"build_threads\": {threads}, \"runs\": [{}]}}",
+            "{{\"system\": \"brain\", \"n\": {}, \"dim\": {}, \"m\": {}, \"ef_construction\": {}, \"build_s\": {build_s:.3}, \"build_cpu_s\": {build_cpu_s:.3}, \"build_threads\": {threads}, \"runs\": [{}]}}",
             rows.len(),
             rows.first().map_or(0, Vec::len),
             a.m,

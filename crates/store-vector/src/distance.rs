@@ -1,45 +1,60 @@
 //! The vector kernels: a dot product LLVM vectorises, normalisation, and the cosine
 //! distance the HNSW graph is built with.
 
+use std::sync::LazyLock;
+
 use hnsw_rs::prelude::Distance;
 use memory_core::validate;
+use pulp::{Arch, Simd, WithSimd};
 
 use crate::error::{Result, VectorError};
 use memory_core::MemoryId;
 
-/// Lanes of the dot product: 16 independent accumulators, so LLVM keeps four SSE (or
-/// two AVX) registers busy without a loop-carried dependency through one register.
-const LANES: usize = 16;
+/// The CPU's best SIMD level, detected once.
+static ARCH: LazyLock<Arch> = LazyLock::new(Arch::new);
 
 /// The dot product of two vectors (over the shorter length). Never panics.
 ///
-/// Written as 16 independent partial sums over exact chunks so that the loop vectorises
-/// on the baseline x86-64 target (SSE2, 4 × f32) without `unsafe` or runtime dispatch;
-/// with `-C target-cpu=native` the same code uses AVX registers and FMA.
+/// Dispatched at run time (through [`pulp`], which keeps the `unsafe` of
+/// `target_feature` out of this crate) to AVX-512, AVX2 + FMA or the baseline, with four
+/// independent accumulators so the loop is not one long dependency chain. On the
+/// baseline x86-64 target (SSE2) it is the same code at 4 lanes. The result depends on the
+/// SIMD width only through the order of the additions (a few ulps).
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (ca, ra) = a[..n].as_chunks::<LANES>();
-    let (cb, rb) = b[..n].as_chunks::<LANES>();
-    let mut acc = [0.0f32; LANES];
-    for (x, y) in ca.iter().zip(cb) {
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
+    ARCH.dispatch(Dot(a, b))
+}
+
+struct Dot<'a>(&'a [f32], &'a [f32]);
+
+impl WithSimd for Dot<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f32 {
+        let n = self.0.len().min(self.1.len());
+        let (a, a_tail) = S::as_simd_f32s(&self.0[..n]);
+        let (b, b_tail) = S::as_simd_f32s(&self.1[..n]);
+        let zero = simd.splat_f32s(0.0);
+        let (mut c0, mut c1, mut c2, mut c3) = (zero, zero, zero, zero);
+        let (a4, a1) = a.as_chunks::<4>();
+        let (b4, b1) = b.as_chunks::<4>();
+        for (x, y) in a4.iter().zip(b4) {
+            c0 = simd.mul_add_f32s(x[0], y[0], c0);
+            c1 = simd.mul_add_f32s(x[1], y[1], c1);
+            c2 = simd.mul_add_f32s(x[2], y[2], c2);
+            c3 = simd.mul_add_f32s(x[3], y[3], c3);
         }
-    }
-    let mut tail = 0.0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    // Pairwise reduction keeps the rounding error small and symmetric.
-    let mut width = LANES / 2;
-    while width > 0 {
-        for i in 0..width {
-            acc[i] += acc[i + width];
+        for (x, y) in a1.iter().zip(b1) {
+            c0 = simd.mul_add_f32s(*x, *y, c0);
         }
-        width /= 2;
+        let c = simd.add_f32s(simd.add_f32s(c0, c1), simd.add_f32s(c2, c3));
+        let mut sum = simd.reduce_sum_f32s(c);
+        for (x, y) in a_tail.iter().zip(b_tail) {
+            sum += x * y;
+        }
+        sum
     }
-    acc[0] + tail
 }
 
 /// Cosine distance between unit vectors: `1 - dot`, clamped to `[0, 2]`.
