@@ -131,57 +131,79 @@ pub fn pool(
         .iter()
         .enumerate()
         .map(|(r, &len)| {
-            let len = len.min(seq);
-            let row_start = r * seq * dim;
-            let token = |t: usize| -> &[f32] {
-                let s = row_start + t * dim;
-                hidden.get(s..s + dim).unwrap_or(&[])
-            };
-            let mut out = Vec::with_capacity(modes.len() * dim);
-            for mode in modes {
-                let start = out.len();
-                out.resize(start + dim, 0.0);
-                let acc = &mut out[start..];
-                if len == 0 {
-                    continue;
-                }
-                match mode {
-                    PoolingMode::Cls => add(acc, token(0), 1.0),
-                    PoolingMode::LastToken => add(acc, token(len - 1), 1.0),
-                    PoolingMode::Max => {
-                        acc.copy_from_slice(token(0));
-                        for t in 1..len {
-                            for (a, x) in acc.iter_mut().zip(token(t)) {
-                                *a = a.max(*x);
-                            }
-                        }
-                    }
-                    PoolingMode::Mean | PoolingMode::MeanSqrtLen => {
-                        for t in 0..len {
-                            add(acc, token(t), 1.0);
-                        }
-                        let n = len as f32;
-                        let d = if *mode == PoolingMode::Mean {
-                            n
-                        } else {
-                            n.sqrt()
-                        };
-                        acc.iter_mut().for_each(|a| *a /= d);
-                    }
-                    PoolingMode::WeightedMean => {
-                        let mut wsum = 0.0f32;
-                        for t in 0..len {
-                            let w = (t + 1) as f32;
-                            add(acc, token(t), w);
-                            wsum += w;
-                        }
-                        acc.iter_mut().for_each(|a| *a /= wsum);
+            let start = r * seq * dim;
+            let tokens = hidden.get(start..start + len.min(seq) * dim).unwrap_or(&[]);
+            pool_one(tokens, dim, modes)
+        })
+        .collect()
+}
+
+/// Pools sequences stored back to back: row `r`'s `lengths[r]` tokens of `dim` values
+/// follow row `r - 1`'s. Rows beyond the end of `hidden` pool to zeros.
+pub fn pool_packed(
+    hidden: &[f32],
+    dim: usize,
+    lengths: &[usize],
+    modes: &[PoolingMode],
+) -> Vec<Vec<f32>> {
+    let mut offset = 0;
+    lengths
+        .iter()
+        .map(|&len| {
+            let tokens = hidden.get(offset..offset + len * dim).unwrap_or(&[]);
+            offset += len * dim;
+            pool_one(tokens, dim, modes)
+        })
+        .collect()
+}
+
+/// Pools the real tokens of one text (`tokens.len() / dim` of them).
+fn pool_one(tokens: &[f32], dim: usize, modes: &[PoolingMode]) -> Vec<f32> {
+    let len = tokens.len().checked_div(dim).unwrap_or(0);
+    let token = |t: usize| &tokens[t * dim..(t + 1) * dim];
+    let mut out = Vec::with_capacity(modes.len() * dim);
+    for mode in modes {
+        let start = out.len();
+        out.resize(start + dim, 0.0);
+        let acc = &mut out[start..];
+        if len == 0 {
+            continue;
+        }
+        match mode {
+            PoolingMode::Cls => add(acc, token(0), 1.0),
+            PoolingMode::LastToken => add(acc, token(len - 1), 1.0),
+            PoolingMode::Max => {
+                acc.copy_from_slice(token(0));
+                for t in 1..len {
+                    for (a, x) in acc.iter_mut().zip(token(t)) {
+                        *a = a.max(*x);
                     }
                 }
             }
-            out
-        })
-        .collect()
+            PoolingMode::Mean | PoolingMode::MeanSqrtLen => {
+                for t in 0..len {
+                    add(acc, token(t), 1.0);
+                }
+                let n = len as f32;
+                let d = if *mode == PoolingMode::Mean {
+                    n
+                } else {
+                    n.sqrt()
+                };
+                acc.iter_mut().for_each(|a| *a /= d);
+            }
+            PoolingMode::WeightedMean => {
+                let mut wsum = 0.0f32;
+                for t in 0..len {
+                    let w = (t + 1) as f32;
+                    add(acc, token(t), w);
+                    wsum += w;
+                }
+                acc.iter_mut().for_each(|a| *a /= wsum);
+            }
+        }
+    }
+    out
 }
 
 fn add(acc: &mut [f32], x: &[f32], w: f32) {

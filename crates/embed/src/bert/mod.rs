@@ -17,7 +17,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 use crate::batch::{BatchLimits, plan_batches, restore_order};
 use crate::error::EmbedError;
 use crate::fetch::DEFAULT_MODEL_SAFETENSORS_SHA256;
-use crate::pooling::{PoolingMode, normalize, pool, read_pooling_config};
+use crate::pooling::{PoolingMode, normalize, pool_packed, read_pooling_config};
 use model::{BertConfig, BertModel};
 
 /// The model id of all-MiniLM-L6-v2, the default model, as recorded in a brain.
@@ -305,19 +305,17 @@ impl Inner {
         let batches = plan_batches(&lengths, self.limits);
         let dim = self.model.hidden_size();
         let run = |batch: &Vec<usize>| -> Result<Vec<Vec<f32>>, EmbedError> {
-            let seq = batch.iter().map(|&i| lengths[i]).max().unwrap_or(0).max(1);
-            let mut ids = vec![0u32; batch.len() * seq];
-            let mut type_ids = vec![0u32; batch.len() * seq];
+            let tokens: usize = batch.iter().map(|&i| lengths[i]).sum();
+            let mut ids = Vec::with_capacity(tokens);
+            let mut type_ids = Vec::with_capacity(tokens);
             let mut lens = Vec::with_capacity(batch.len());
-            for (r, &i) in batch.iter().enumerate() {
-                let e = &encodings[i];
-                let row = r * seq;
-                ids[row..row + lengths[i]].copy_from_slice(e.get_ids());
-                type_ids[row..row + lengths[i]].copy_from_slice(e.get_type_ids());
+            for &i in batch {
+                ids.extend_from_slice(encodings[i].get_ids());
+                type_ids.extend_from_slice(encodings[i].get_type_ids());
                 lens.push(lengths[i]);
             }
-            let hidden = self.model.forward(ids, type_ids, &lens, seq)?;
-            let mut pooled = pool(&hidden, seq, dim, &lens, &self.pooling);
+            let hidden = self.model.forward(ids, type_ids, &lens)?;
+            let mut pooled = pool_packed(&hidden, dim, &lens, &self.pooling);
             for v in &mut pooled {
                 if !normalize(v) {
                     return Err(EmbedError::Candle(candle_core::Error::Msg(
@@ -327,23 +325,16 @@ impl Inner {
             }
             Ok(pooled)
         };
-        // Inside candle's thread pool: batches run in parallel (each worker its own batch),
-        // and the matrix products of a batch split over idle workers by work stealing.
-        let parallel = std::env::var_os("EMBED_SERIAL_BATCHES").is_none();
+        // On candle's thread pool: batches run in parallel, one per worker, and a batch's
+        // matrix products split over idle workers by work stealing (the last batches, or
+        // a call with a single batch).
         let results = self.device.with_context(|| {
-            if parallel {
-                use rayon::prelude::*;
-                batches
-                    .par_iter()
-                    .with_max_len(1)
-                    .map(run)
-                    .collect::<Result<Vec<_>, EmbedError>>()
-            } else {
-                batches
-                    .iter()
-                    .map(run)
-                    .collect::<Result<Vec<_>, EmbedError>>()
-            }
+            use rayon::prelude::*;
+            batches
+                .par_iter()
+                .with_max_len(1)
+                .map(run)
+                .collect::<Result<Vec<_>, EmbedError>>()
         })?;
         restore_order(texts.len(), &batches, results)
             .ok_or_else(|| EmbedError::Task("batch results did not cover every input".into()))

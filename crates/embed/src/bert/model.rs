@@ -233,34 +233,66 @@ impl BertModel {
         self.hidden
     }
 
-    /// Encodes a right-padded batch: `ids` and `type_ids` are `batch × seq` row-major,
-    /// row `r` holding `lengths[r]` real tokens. Returns the last hidden states,
-    /// `batch × seq × hidden` row-major.
+    /// Encodes a batch of sequences given back to back ("packed"): `ids` and `type_ids`
+    /// hold `lengths[0]` tokens of the first sequence, then `lengths[1]` of the second, and
+    /// so on. Returns the last hidden states in the same packed order, `tokens × hidden`
+    /// row-major.
+    ///
+    /// Every linear layer runs on the packed tokens only, so no work is spent on padding
+    /// there; attention, which needs a rectangle per sequence, gathers the rows into a
+    /// right-padded `(batch, seq, ·)` layout and back, with padded keys masked out.
     pub(crate) fn forward(
         &self,
         ids: Vec<u32>,
         type_ids: Vec<u32>,
         lengths: &[usize],
-        seq: usize,
     ) -> candle_core::Result<Vec<f32>> {
         let b = lengths.len();
+        let seq = lengths.iter().copied().max().unwrap_or(0);
+        let tokens: usize = lengths.iter().sum();
         let (h, heads, hd) = (self.hidden, self.heads, self.head_dim);
-        let n = b * seq;
         let dev = &self.device;
+        if b == 0 || seq == 0 || ids.len() != tokens || type_ids.len() != tokens {
+            candle_core::bail!("forward: ids do not match the lengths");
+        }
 
-        let ids = Tensor::from_vec(ids, n, dev)?;
-        let type_ids = Tensor::from_vec(type_ids, n, dev)?;
-        let x = self.word.index_select(&ids, 0)?;
-        let x = (x + self.token_type.index_select(&type_ids, 0)?)?;
-        let x = x
-            .reshape((b, seq, h))?
-            .broadcast_add(&self.position.narrow(0, 0, seq)?)?
-            .reshape((n, h))?;
+        // Row maps between the packed and the padded layouts (None when they coincide).
+        let (to_padded, to_packed) = if lengths.iter().all(|&l| l == seq) {
+            (None, None)
+        } else {
+            let mut to_padded = Vec::with_capacity(b * seq);
+            let mut to_packed = Vec::with_capacity(tokens);
+            let mut offset = 0u32;
+            for (r, &len) in lengths.iter().enumerate() {
+                for t in 0..seq {
+                    // Padding rows copy the sequence's first token; they are masked as keys
+                    // and their outputs are never read.
+                    to_padded.push(offset + if t < len { t as u32 } else { 0 });
+                }
+                to_packed.extend((0..len).map(|t| (r * seq + t) as u32));
+                offset += len as u32;
+            }
+            (
+                Some(Tensor::from_vec(to_padded, b * seq, dev)?),
+                Some(Tensor::from_vec(to_packed, tokens, dev)?),
+            )
+        };
+
+        let positions: Vec<u32> = lengths.iter().flat_map(|&l| 0..l as u32).collect();
+        let positions = Tensor::from_vec(positions, tokens, dev)?;
+        let ids = Tensor::from_vec(ids, tokens, dev)?;
+        let type_ids = Tensor::from_vec(type_ids, tokens, dev)?;
+        let x = (self.word.index_select(&ids, 0)? + self.token_type.index_select(&type_ids, 0)?)?;
+        let x = (x + self.position.index_select(&positions, 0)?)?;
         let mut x = self.emb_norm.forward(&x)?;
 
         for layer in &self.layers {
-            let qkv = layer.qkv.matmul(&x)?; // (n, 3h)
+            let qkv = layer.qkv.matmul(&x)?; // (tokens, 3h)
             bias_act(&qkv, &layer.qkv.b, Act::Identity)?;
+            let qkv = match &to_padded {
+                Some(idx) => qkv.index_select(idx, 0)?,
+                None => qkv,
+            };
             let qkv = qkv
                 .reshape((b, seq, 3, heads, hd))?
                 .permute((2, 0, 3, 1, 4))?
@@ -275,7 +307,11 @@ impl BertModel {
                 .matmul(&v)? // (b, heads, seq, hd)
                 .transpose(1, 2)?
                 .contiguous()?
-                .reshape((n, h))?;
+                .reshape((b * seq, h))?;
+            let ctx = match &to_packed {
+                Some(idx) => ctx.index_select(idx, 0)?,
+                None => ctx,
+            };
             let a = layer.attn_out.matmul(&ctx)?;
             layer.attn_norm.add_norm(&a, &layer.attn_out.b, &x)?;
             let i = layer.inter.matmul(&a)?;
