@@ -24,10 +24,13 @@
 //! algorithm is frozen (see [`hashing`]).
 //!
 //! **Throughput.** [`BertEmbedder`] tokenises a call's texts together, sorts them by token
-//! length and runs them in batches padded only to each batch's longest text
-//! ([`batch::plan_batches`]), then restores the caller's order. Its forward pass fuses the
-//! query, key and value projections and runs every linear layer as one matrix product
-//! over the batch's tokens, on candle's CPU thread pool (both cores here).
+//! length and cuts them into batches ([`batch::plan_batches`]), then restores the caller's
+//! order. Within a batch every linear layer runs on the sequences packed back to back, so
+//! no work goes to padding there; only attention pads, to the batch's longest sequence.
+//! The query, key and value projections are one matrix product, and candle's separate
+//! element-wise passes (bias, GELU, mask and softmax, residual and layer norm) are
+//! replaced by fused in-place kernels whose `erf` and `exp` vectorise under run-time
+//! AVX2/AVX-512 dispatch. Batches run in parallel on candle's CPU thread pool.
 //!
 //! **Async at the edges.** The [`Embedder::embed`] implementations run the model on tokio's
 //! blocking pool, so an embedding never stalls the async runtime; `embed_sync` methods
