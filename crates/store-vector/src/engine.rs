@@ -269,14 +269,15 @@ impl Engine {
     /// The `k` nearest live entries passing the filter, as (internal id, similarity),
     /// best first. `q` is a unit vector of the right dimension.
     ///
-    /// The plan, in order (each step documented in the crate docs):
-    /// 1. at most `exact_threshold` live entries: exact search;
-    /// 2. a filter nothing can fail and no tombstones: a plain HNSW search;
-    /// 3. otherwise estimate the filter's selectivity `p` on a sample; if about
-    ///    `p * live <= exact_threshold` entries pass, exact search;
-    /// 4. otherwise a filtered HNSW search, the filter (tombstones included) applied to
+    /// The plan (documented with its measurements in the crate docs): with `p` the
+    /// share of live entries passing the filter (1 when nothing can fail it, else
+    /// estimated on a sample),
+    /// 1. exact search when `p² · live <= exact_threshold`;
+    /// 2. a plain HNSW search when nothing can fail the filter and there are no
+    ///    tombstones;
+    /// 3. otherwise a filtered HNSW search, the filter (tombstones included) applied to
     ///    every candidate inside hnsw_rs, with `ef` grown by `1/sqrt(p)` (at most 4x);
-    /// 5. if an HNSW search found fewer than `k`, exact search, which finds every entry
+    /// 4. if an HNSW search found fewer than `k`, exact search, which finds every entry
     ///    that passes: a search returns `k` hits whenever `k` entries pass.
     pub(crate) fn search(
         &self,
@@ -322,26 +323,24 @@ impl Engine {
         if k == 0 {
             return Vec::new();
         }
-        let threshold = self.params.exact_threshold;
-        if live <= threshold {
-            return self.exact(t, q, k, plan);
-        }
+        let threshold = self.params.exact_threshold as f64;
         let internal = t.slots.len();
         let ef = ef_search.max(k);
-        if plan.accepts_all(t.expiring > 0) && t.tombstones == 0 && t.pending == 0 {
+        let accepts_all = plan.accepts_all(t.expiring > 0);
+        let p = if accepts_all {
+            1.0
+        } else {
+            Self::selectivity(t, plan)
+        };
+        if p * p * live as f64 <= threshold {
+            return self.exact(t, q, k, plan);
+        }
+        if accepts_all && t.tombstones == 0 && t.pending == 0 {
             let found = self.graph.search(q, k, ef.min(internal));
             let hits = Self::hits(t, found, |_| true);
             if hits.len() >= k {
                 return hits;
             }
-            return self.exact(t, q, k, plan);
-        }
-        let p = if plan.accepts_all(t.expiring > 0) {
-            1.0
-        } else {
-            Self::selectivity(t, plan)
-        };
-        if p * live as f64 <= threshold as f64 {
             return self.exact(t, q, k, plan);
         }
         let growth = (1.0 / p.max(1e-9)).sqrt().clamp(1.0, MAX_EF_GROWTH);

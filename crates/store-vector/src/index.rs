@@ -292,12 +292,16 @@ impl HnswIndex {
         Ok(())
     }
 
-    /// The `k` nearest live entries passing the query's filter, nearest first.
+    /// The `k` nearest live entries passing the query's filter, nearest first. Searches
+    /// the graph with `ef = max(ef_search, 2k)`: recall at a large `k` needs room beyond
+    /// `k` itself.
     pub fn search_blocking(&self, query: &VectorQuery) -> Result<Vec<VectorHit>> {
-        self.search_with_ef_blocking(query, self.shared.params.ef_search)
+        let ef = self.shared.params.ef_search.max(query.k.saturating_mul(2));
+        self.search_with_ef_blocking(query, ef)
     }
 
-    /// [`HnswIndex::search_blocking`] with another `ef` (clamped to `1..=16384`).
+    /// [`HnswIndex::search_blocking`] with another `ef` (raised to `k`, clamped to
+    /// `1..=16384`).
     pub fn search_with_ef_blocking(
         &self,
         query: &VectorQuery,

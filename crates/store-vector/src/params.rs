@@ -45,15 +45,20 @@ pub struct HnswParams {
     /// error. Default 10 million. It is a limit, not an allocation: memory grows with the
     /// entries actually held.
     pub max_elements: usize,
-    /// Indexes with at most this many live entries are searched exactly (brute force
-    /// over the entries passing the filter), which is both faster and exact at that
-    /// size. `0..=1048576`; default 2000.
+    /// When to search exactly (brute force over the entries that pass the filter)
+    /// instead of walking the graph: when `p² · live <= exact_threshold`, where `live` is
+    /// the number of live entries and `p` the share of them passing the filter (1 with
+    /// no filter). So an unfiltered index of at most this many entries is searched
+    /// exactly, and the more selective a filter, the larger the index searched exactly
+    /// (hnsw_rs's filtered search costs about `p^-1.5` times a plain one). `0` always
+    /// walks the graph (unless the filter rejects everything sampled).
+    /// `0..=1048576`; default 5000.
     pub exact_threshold: usize,
 }
 
 impl HnswParams {
     /// The defaults for vectors of `dimension`: m 16, ef_construction 200, ef_search 64,
-    /// max_elements 10 million, exact_threshold 2000.
+    /// max_elements 10 million, exact_threshold 5000.
     pub fn new(dimension: usize) -> Self {
         HnswParams {
             dimension,
@@ -61,7 +66,7 @@ impl HnswParams {
             ef_construction: 200,
             ef_search: 64,
             max_elements: 10_000_000,
-            exact_threshold: 2_000,
+            exact_threshold: 5_000,
         }
     }
 
