@@ -60,8 +60,13 @@
 //! `f64`, so tiny and huge components are fine), and the graph uses our own
 //! [`CosineDistance`], `1 − dot` clamped to `[0, 2]`: hnsw_rs's `DistDot` asserts
 //! `1 − dot ≥ 0` and so panics when rounding makes a normalised vector's dot with itself
-//! exceed 1. The [`dot`] product keeps 16 independent partial sums so it vectorises on
-//! the baseline target without `unsafe` (the workspace forbids it).
+//! exceed 1. The [`dot`] product is dispatched at run time to AVX-512, AVX2 + FMA or the
+//! baseline through [pulp](https://crates.io/crates/pulp), so no `unsafe` (which the
+//! workspace forbids) and no `target-cpu` flag is needed: that made graph builds 1.6×
+//! faster than an SSE2 loop on 20,000 × 384 (search, which waits on memory, gained as
+//! much per CPU second). In the graph search itself most time goes to hnsw_rs's pointer
+//! chasing (each neighbour is an `Arc` of an `Arc`): 8-bit quantised vectors with exact
+//! re-ranking were measured too and gained nothing, so vectors stay `f32`.
 //!
 //! **Bulk builds** ([`HnswIndex::build`], rebuilds, opening without a snapshot, upserts
 //! of 32 or more) insert with hnsw_rs's `parallel_insert` on every core.
@@ -84,6 +89,12 @@
 //! graph *and* a journal that is replayed onto the new one before it is swapped in (an
 //! `RwLock<Arc<…>>` swap), so searches never wait and no write is lost.
 //! [`HnswIndex::rebuild`] does the same on demand.
+//!
+//! **Memory.** Each vector is held twice — by hnsw_rs in its graph points, and in the
+//! table beside the graph, contiguous, for exact search, snapshots and rebuilds — so an
+//! entry costs about `8 · dimension` bytes plus its links (up to `2·m` on the base
+//! layer, each a pointer-sized reference and a distance) and its filter fields.
+//! Tombstones keep their vector and links until the next rebuild.
 //!
 //! **Threads.** Internals are synchronous and thread-safe (a writer lock serialises
 //! writes; searches only share a read lock, also while a write links a point into the
