@@ -302,6 +302,12 @@ impl Inner {
             .encode_batch(inputs, true)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        if let Some(i) = lengths.iter().position(|&l| l == 0) {
+            // Only possible with a tokenizer that adds no special tokens.
+            return Err(EmbedError::Tokenizer(format!(
+                "text {i} produced no tokens, so it has no embedding"
+            )));
+        }
         let batches = plan_batches(&lengths, self.limits);
         let dim = self.model.hidden_size();
         let run = |batch: &Vec<usize>| -> Result<Vec<Vec<f32>>, EmbedError> {

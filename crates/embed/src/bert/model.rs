@@ -3,8 +3,10 @@
 //! Compared with `candle_transformers::models::bert` it computes the same function but:
 //! the query, key and value projections are one fused matrix product; the attention scale
 //! `1/sqrt(head_dim)` is folded into the query weights at load time; every linear layer
-//! runs on the flattened `(batch × seq, features)` matrix with its weight stored
-//! transposed and contiguous; and there are no dropout or tracing wrappers.
+//! runs on the batch's tokens packed back to back (no padding) with its weight stored
+//! transposed and contiguous; bias, activation, mask, softmax, residual and layer norm
+//! run as fused in-place kernels ([`super::kernels`]); and there are no dropout or
+//! tracing wrappers.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
