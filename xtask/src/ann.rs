@@ -97,8 +97,8 @@ fn ours(dir: &Path) -> Result<Value> {
         "--release",
         "--quiet",
         "-p",
-        "brain-benches",
-        "--bin",
+        "store-vector",
+        "--example",
         "ann",
         "--",
     ])
