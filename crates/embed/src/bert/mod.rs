@@ -16,7 +16,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::batch::{BatchLimits, plan_batches, restore_order};
 use crate::error::EmbedError;
-use crate::fetch::DEFAULT_MODEL_SAFETENSORS_SHA256;
+use crate::fetch::{DEFAULT_MODEL_SAFETENSORS_SHA256, DEFAULT_TOKENIZER_SHA256};
 use crate::pooling::{PoolingMode, normalize, pool_packed, read_pooling_config};
 use model::{BertConfig, BertModel};
 
@@ -149,10 +149,13 @@ struct Inner {
 /// # Identity
 ///
 /// [`EmbedderInfo::model_id`] is, in order: [`BertOptions::model_id`] when given;
-/// [`DEFAULT_MODEL_ID`] when `model.safetensors` is byte-identical to all-MiniLM-L6-v2's
-/// (checked by sha256); otherwise `local-bert-<first 16 hex digits of the weights'
-/// sha256>`, so that the same weights get the same id wherever the directory lives.
-/// [`EmbedderInfo::dimension`] is the hidden size times the number of pooling modes.
+/// [`DEFAULT_MODEL_ID`] when `model.safetensors` and `tokenizer.json` are byte-identical
+/// to all-MiniLM-L6-v2's (checked by sha256) and it runs as sentence-transformers runs it
+/// (mean pooling, 256 tokens, no extra lower-casing); otherwise `local-bert-<16 hex
+/// digits>` of a sha256 over the weights, the tokenizer and those settings, so the same
+/// model gets the same id wherever its directory lives, and any change that alters the
+/// vectors changes the id. [`EmbedderInfo::dimension`] is the hidden size times the
+/// number of pooling modes.
 ///
 /// # Throughput
 ///
@@ -232,12 +235,17 @@ impl BertEmbedder {
 
         let weights_path = dir.join("model.safetensors");
         let weights = std::fs::read(&weights_path).map_err(|e| EmbedError::io(&weights_path, e))?;
-        let digest = hex_digest(&Sha256::digest(&weights));
-        let model_id = match options.model_id {
-            Some(id) => id,
-            None if digest == DEFAULT_MODEL_SAFETENSORS_SHA256 => DEFAULT_MODEL_ID.to_string(),
-            None => format!("local-bert-{}", &digest[..16]),
+        let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer_bytes =
+            std::fs::read(&tokenizer_path).map_err(|e| EmbedError::io(&tokenizer_path, e))?;
+        let identity = Identity {
+            weights_sha256: hex_digest(&Sha256::digest(&weights)),
+            tokenizer_sha256: hex_digest(&Sha256::digest(&tokenizer_bytes)),
+            pooling: &pooling,
+            max_seq_length,
+            lowercase: st.do_lower_case,
         };
+        let model_id = options.model_id.unwrap_or_else(|| identity.model_id());
         let device = Device::Cpu;
         let model = {
             let vb = VarBuilder::from_slice_safetensors(&weights, DType::F32, &device)?;
@@ -344,6 +352,37 @@ impl Inner {
         })?;
         restore_order(texts.len(), &batches, results)
             .ok_or_else(|| EmbedError::Task("batch results did not cover every input".into()))
+    }
+}
+
+/// What decides a BERT embedder's vectors, for its model id.
+struct Identity<'a> {
+    weights_sha256: String,
+    tokenizer_sha256: String,
+    pooling: &'a [PoolingMode],
+    max_seq_length: usize,
+    lowercase: bool,
+}
+
+impl Identity<'_> {
+    fn model_id(&self) -> String {
+        if self.weights_sha256 == DEFAULT_MODEL_SAFETENSORS_SHA256
+            && self.tokenizer_sha256 == DEFAULT_TOKENIZER_SHA256
+            && self.pooling == [PoolingMode::Mean]
+            && self.max_seq_length == 256
+            && !self.lowercase
+        {
+            return DEFAULT_MODEL_ID.to_string();
+        }
+        let mut h = Sha256::new();
+        h.update(self.weights_sha256.as_bytes());
+        h.update(b"\n");
+        h.update(self.tokenizer_sha256.as_bytes());
+        h.update(format!(
+            "\n{:?}\n{}\n{}",
+            self.pooling, self.max_seq_length, self.lowercase
+        ));
+        format!("local-bert-{}", &hex_digest(&h.finalize())[..16])
     }
 }
 
