@@ -29,6 +29,19 @@ pub enum PoolingMode {
 }
 
 impl PoolingMode {
+    /// sentence-transformers' name of the mode (`"mean"`, `"cls"`, ...). Stable: model ids
+    /// are derived from it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolingMode::Cls => "cls",
+            PoolingMode::Max => "max",
+            PoolingMode::Mean => "mean",
+            PoolingMode::MeanSqrtLen => "mean_sqrt_len_tokens",
+            PoolingMode::WeightedMean => "weightedmean",
+            PoolingMode::LastToken => "lasttoken",
+        }
+    }
+
     fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "cls" => PoolingMode::Cls,
@@ -286,6 +299,20 @@ mod tests {
         assert_eq!(read("{}").unwrap(), vec![PoolingMode::Mean]);
         assert!(read(r#"{"pooling_mode": "median"}"#).is_err());
         assert!(read("not json").is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for m in [
+            PoolingMode::Cls,
+            PoolingMode::Max,
+            PoolingMode::Mean,
+            PoolingMode::MeanSqrtLen,
+            PoolingMode::WeightedMean,
+            PoolingMode::LastToken,
+        ] {
+            assert_eq!(PoolingMode::from_name(m.name()), Some(m));
+        }
     }
 
     #[test]

@@ -378,9 +378,12 @@ impl Identity<'_> {
         h.update(self.weights_sha256.as_bytes());
         h.update(b"\n");
         h.update(self.tokenizer_sha256.as_bytes());
+        let pooling: Vec<&str> = self.pooling.iter().map(|m| m.name()).collect();
         h.update(format!(
-            "\n{:?}\n{}\n{}",
-            self.pooling, self.max_seq_length, self.lowercase
+            "\n{}\n{}\n{}",
+            pooling.join(","),
+            self.max_seq_length,
+            self.lowercase
         ));
         format!("local-bert-{}", &hex_digest(&h.finalize())[..16])
     }
