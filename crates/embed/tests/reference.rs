@@ -48,6 +48,8 @@ fn embedder() -> &'static BertEmbedder {
     E.get_or_init(|| BertEmbedder::load(model_dir()).unwrap())
 }
 
+const PINNED_SHORT_ID: &str = "local-bert-776be13f600f60ec";
+
 fn cos(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -116,6 +118,19 @@ fn identity_is_stable() {
     )
     .unwrap();
     assert_eq!(named.info().model_id, "my/model");
+    // A setting that changes the vectors changes the id, deterministically.
+    let short = || {
+        BertEmbedder::load_with(model_dir(), BertOptions::default().with_max_seq_length(128))
+            .unwrap()
+    };
+    let id = short().info().model_id.clone();
+    assert!(
+        id.starts_with("local-bert-") && id.len() == "local-bert-".len() + 16,
+        "{id}"
+    );
+    assert_eq!(short().info().model_id, id);
+    // Pinned: ids are recorded in brains, so their derivation must not drift.
+    assert_eq!(id, PINNED_SHORT_ID, "the local-bert id derivation changed");
 }
 
 #[cfg(unix)]
