@@ -79,17 +79,6 @@ async fn two_processes_write_concurrently() {
     assert_eq!(stats.decisions, 4 * rounds);
 }
 
-/// A tiny deterministic generator, so kill points vary but a failure reproduces.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Kills a writer with SIGKILL at random points; every write it acknowledged (printed
 /// after the call returned) is present after reopening, and the file is intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +93,7 @@ async fn acknowledged_writes_survive_kill_9() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(24);
-    let mut rng = XorShift(seed);
+    let mut rng = brain_tests::XorShift::new(seed);
     let mut acked: HashMap<char, Vec<String>> = HashMap::new();
     for round in 0..kills {
         let stop_after = 1 + rng.next() % 400;

@@ -45,16 +45,14 @@ async fn index_agrees_with_store_after_kill_9() {
     let mut acked_deletes = BTreeSet::new();
     let mut snapshots = 0;
     let mut from_snapshot = 0;
-    let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rng = brain_tests::XorShift::new(0x2545_F491_4F6C_DD1D);
     for round in 0..kills {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let stop_after = 20 + rng % 150;
+        let seed = rng.next();
+        let stop_after = 20 + seed % 150;
         let mut child = Command::new(WRITER)
             .arg(&db)
             .arg(&snap)
-            .arg(rng.to_string())
+            .arg(seed.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -20,7 +20,7 @@ fn main() -> Result<()> {
     let [_, db, snap, seed] = args.as_slice() else {
         anyhow::bail!("usage: vector-writer DB SNAPSHOT_DIR SEED");
     };
-    let mut rng: u64 = seed.parse::<u64>().context("SEED")? | 1;
+    let mut rng = brain_tests::XorShift::new(seed.parse::<u64>().context("SEED")?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -33,16 +33,14 @@ fn main() -> Result<()> {
         let mut live: Vec<MemoryId> = Vec::new();
         let mut out = std::io::stdout().lock();
         for i in 0u64.. {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            if rng.is_multiple_of(5) && !live.is_empty() {
-                let id = live.swap_remove((rng as usize / 5) % live.len());
+            let r = rng.next();
+            if r.is_multiple_of(5) && !live.is_empty() {
+                let id = live.swap_remove((r as usize / 5) % live.len());
                 store.delete_memory(id).await?;
                 writeln!(out, "d {id}")?;
             } else {
                 let id = MemoryId::new();
-                let text = format!("memory {i} about topic {}", rng % 97);
+                let text = format!("memory {i} about topic {}", r % 97);
                 let vector = embedder.embed_one(&text);
                 store
                     .write_batch(vec![
