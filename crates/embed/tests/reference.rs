@@ -170,6 +170,39 @@ fn unsupported_pipeline_is_refused() {
     assert_eq!(err.kind(), memory_core::ErrorKind::Backend);
 }
 
+#[cfg(unix)]
+#[test]
+fn damaged_files_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::os::unix::fs::symlink(model_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("model.safetensors"), b"not safetensors").unwrap();
+    let err = BertEmbedder::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, embed::EmbedError::InvalidModel { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+
+    std::fs::write(dir.path().join("config.json.tmp"), b"{").unwrap();
+    std::fs::remove_file(dir.path().join("config.json")).unwrap();
+    std::fs::rename(
+        dir.path().join("config.json.tmp"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
+    let err = BertEmbedder::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, embed::EmbedError::InvalidModel { .. }),
+        "{err}"
+    );
+
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let err = BertEmbedder::load(dir.path()).unwrap_err();
+    assert_eq!(err.kind(), memory_core::ErrorKind::NotFound);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bert_embedder_meets_the_port_contract() {
     common::check_embedder(std::sync::Arc::new(embedder().clone()), 1e-5).await;

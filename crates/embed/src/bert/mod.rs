@@ -223,7 +223,10 @@ impl BertEmbedder {
             .unwrap_or(512)
             .clamp(2, cfg.max_position_embeddings);
 
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+        let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer_bytes =
+            std::fs::read(&tokenizer_path).map_err(|e| EmbedError::io(&tokenizer_path, e))?;
+        let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
             .map_err(|e| EmbedError::invalid_model(dir, format!("tokenizer.json: {e}")))?;
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -235,9 +238,6 @@ impl BertEmbedder {
 
         let weights_path = dir.join("model.safetensors");
         let weights = std::fs::read(&weights_path).map_err(|e| EmbedError::io(&weights_path, e))?;
-        let tokenizer_path = dir.join("tokenizer.json");
-        let tokenizer_bytes =
-            std::fs::read(&tokenizer_path).map_err(|e| EmbedError::io(&tokenizer_path, e))?;
         let identity = Identity {
             weights_sha256: hex_digest(&Sha256::digest(&weights)),
             tokenizer_sha256: hex_digest(&Sha256::digest(&tokenizer_bytes)),
@@ -248,7 +248,8 @@ impl BertEmbedder {
         let model_id = options.model_id.unwrap_or_else(|| identity.model_id());
         let device = Device::Cpu;
         let model = {
-            let vb = VarBuilder::from_slice_safetensors(&weights, DType::F32, &device)?;
+            let vb = VarBuilder::from_slice_safetensors(&weights, DType::F32, &device)
+                .map_err(|e| EmbedError::invalid_model(dir, format!("model.safetensors: {e}")))?;
             BertModel::load(vb, &cfg).map_err(|m| EmbedError::invalid_model(dir, m))?
         };
         drop(weights);
