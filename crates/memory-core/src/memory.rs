@@ -424,12 +424,33 @@ impl MemoryFilter {
 
     /// Whether `m` passes this filter at time `now`.
     pub fn matches(&self, m: &Memory, now: Timestamp) -> bool {
-        self.scope.matches(&m.scope)
-            && (self.kinds.is_empty() || self.kinds.contains(&m.kind))
-            && self.metadata.iter().all(|c| c.matches(&m.metadata))
-            && self.created_after.is_none_or(|t| m.created_at >= t)
-            && self.created_before.is_none_or(|t| m.created_at < t)
-            && (self.include_expired || !m.is_expired(now))
+        self.matches_fields(
+            &m.scope,
+            &m.kind,
+            &m.metadata,
+            m.created_at,
+            m.expires_at,
+            now,
+        )
+    }
+
+    /// [`MemoryFilter::matches`] over the fields a filter reads, for indexes that keep
+    /// those fields without the whole [`Memory`].
+    pub fn matches_fields(
+        &self,
+        scope: &Scope,
+        kind: &MemoryKind,
+        metadata: &Metadata,
+        created_at: Timestamp,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        self.scope.matches(scope)
+            && (self.kinds.is_empty() || self.kinds.contains(kind))
+            && self.metadata.iter().all(|c| c.matches(metadata))
+            && self.created_after.is_none_or(|t| created_at >= t)
+            && self.created_before.is_none_or(|t| created_at < t)
+            && (self.include_expired || expires_at.is_none_or(|e| e > now))
     }
 }
 

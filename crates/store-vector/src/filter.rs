@@ -66,8 +66,8 @@ impl<'a> FilterPlan<'a> {
         self.only_expiry && (self.filter.include_expired || !any_expiring)
     }
 
-    /// Exactly [`MemoryFilter::matches`], over the fields an index keeps. A property
-    /// test compares the two on random filters and entries.
+    /// [`MemoryFilter::matches_fields`], after a cheap expiry-only fast path. A property
+    /// test compares it with [`MemoryFilter::matches`] on random filters and entries.
     #[inline]
     pub(crate) fn passes(&self, m: &EntryMeta) -> bool {
         let f = self.filter;
@@ -77,10 +77,13 @@ impl<'a> FilterPlan<'a> {
         if self.only_expiry {
             return true;
         }
-        f.scope.matches(&m.scope)
-            && (f.kinds.is_empty() || f.kinds.contains(&m.kind))
-            && f.metadata.iter().all(|c| c.matches(&m.metadata))
-            && f.created_after.is_none_or(|t| m.created_at >= t)
-            && f.created_before.is_none_or(|t| m.created_at < t)
+        f.matches_fields(
+            &m.scope,
+            &m.kind,
+            &m.metadata,
+            m.created_at,
+            m.expires_at,
+            self.now,
+        )
     }
 }

@@ -421,17 +421,7 @@ impl HnswIndex {
     /// background rebuild that is running first.
     #[tracing::instrument(skip_all)]
     pub fn rebuild_blocking(&self) -> Result<()> {
-        {
-            let mut w = self.writer();
-            while w.journal.is_some() {
-                w = self
-                    .shared
-                    .idle
-                    .wait(w)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            w.journal = Some(Vec::new());
-        }
+        self.writer_when_idle().journal = Some(Vec::new());
         run_rebuild(&self.shared)
     }
 
@@ -443,6 +433,11 @@ impl HnswIndex {
 
     /// Blocks until no rebuild is running.
     pub fn wait_for_rebuild(&self) {
+        drop(self.writer_when_idle());
+    }
+
+    /// The writer lock, taken once no rebuild is running.
+    fn writer_when_idle(&self) -> MutexGuard<'_, Writer> {
         let mut w = self.writer();
         while w.journal.is_some() {
             w = self
@@ -451,6 +446,7 @@ impl HnswIndex {
                 .wait(w)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        w
     }
 
     /// Starts a background rebuild when a fifth of the graph is tombstones.
