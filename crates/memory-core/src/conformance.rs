@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 
 use crate::*;
 
+pub mod short_term;
+
 fn ids(ms: &[Memory]) -> BTreeSet<MemoryId> {
     ms.iter().map(|m| m.id).collect()
 }

@@ -62,10 +62,10 @@ pub use memory::{
     MemoryPatch, MemoryQuery, NewMemory, query_terms,
 };
 pub use ports::{
-    ChatMessage, Completion, CompletionRequest, ContextMessage, Embedder, EmbedderInfo,
-    EmbeddingChange, EmbeddingStore, FinishReason, LongTermStore, Role, ShortTermMemory,
-    StoreStats, TextModel, Usage, VectorEntry, VectorHit, VectorIndex, VectorQuery, WindowLimit,
-    WriteOp, WriteOutcome, estimate_tokens,
+    ChatMessage, Completion, CompletionRequest, ContextMessage, DerivedIndex, Embedder,
+    EmbedderInfo, EmbeddingChange, EmbeddingStore, FinishReason, LongTermStore, Role,
+    ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry, VectorHit, VectorIndex,
+    VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
 };
 pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,

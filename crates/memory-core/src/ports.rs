@@ -406,6 +406,26 @@ pub trait VectorIndex: Send + Sync {
     }
 }
 
+/// A [`VectorIndex`] derived from an [`EmbeddingStore`]'s change log: it knows how far
+/// it has caught up, applies what the store logged since, and persists itself so the next
+/// open need not rebuild.
+///
+/// This is the lifecycle the composition root drives: write to the store (memory and
+/// embedding in one transaction), then `catch_up`, so the store and the index never
+/// disagree for longer than one call, and a crash between the two is repaired by the
+/// next `catch_up`.
+#[async_trait]
+pub trait DerivedIndex: VectorIndex {
+    /// Applies the store's changes after [`DerivedIndex::applied_seq`]; returns how many.
+    async fn catch_up(&self, store: &dyn EmbeddingStore) -> Result<usize>;
+
+    /// The last store sequence number the index reflects.
+    fn applied_seq(&self) -> u64;
+
+    /// Persists the index (a snapshot), or does nothing for an index kept in memory.
+    async fn persist(&self) -> Result<()>;
+}
+
 /// Which model wrote a set of vectors. A brain pins it: vectors from two models are
 /// never mixed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

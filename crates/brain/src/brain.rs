@@ -1,0 +1,904 @@
+//! The facade: one `Brain` over the ports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use memory_core::{
+    AgentDecision, CodePattern, ContextMessage, ConversationSummary, DecisionQuery, DerivedIndex,
+    Embedder, EmbedderInfo, EventQuery, KeywordQuery, LearningEvent, ListOrder, Memory,
+    MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition,
+    NewConversation, NewDecision, NewLearningEvent, NewMemory, NewPattern, NewPreference,
+    NewProject, PatternOutcome, PatternQuery, PatternWrite, Preference, Project, RecallWeights,
+    RecordId, Reward, Role, Scope, ScoreParts, ShortTermMemory, Signals, StoreStats, Timestamp,
+    VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse, outcome_from_counts,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{BrainConfig, RecallConfig};
+use crate::engines::{self, Store};
+use crate::error::{BrainError, Result};
+use crate::short_term::InProcessShortTerm;
+
+/// The kind of the memories that index code patterns for semantic search.
+pub const PATTERN_KIND: &str = "code_pattern";
+
+/// Most memories written in one store transaction by the bulk operations.
+const BATCH: usize = 256;
+
+/// Which lists recall draws from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecallMode {
+    /// Keyword and vector lists fused, then re-ranked (the default).
+    #[default]
+    Hybrid,
+    /// Vector (semantic) list only, re-ranked.
+    Vector,
+    /// Keyword (BM25) list only, re-ranked.
+    Keyword,
+}
+
+/// What to recall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecallQuery {
+    /// The query text.
+    pub text: String,
+    /// Which memories may be returned (scope, kinds, metadata, time); applied inside
+    /// both searches.
+    #[serde(default)]
+    pub filter: MemoryFilter,
+    /// How many hits; the configured default when absent.
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Which lists to draw from.
+    #[serde(default)]
+    pub mode: RecallMode,
+}
+
+impl RecallQuery {
+    /// A hybrid query over everything `scope` may see.
+    pub fn new(text: impl Into<String>, scope: Scope) -> Self {
+        RecallQuery {
+            text: text.into(),
+            filter: MemoryFilter::scoped(scope),
+            k: None,
+            mode: RecallMode::Hybrid,
+        }
+    }
+
+    /// Sets `k`.
+    pub fn with_k(mut self, k: usize) -> Self {
+        self.k = Some(k);
+        self
+    }
+
+    /// Sets the mode.
+    pub fn with_mode(mut self, mode: RecallMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the filter.
+    pub fn with_filter(mut self, filter: MemoryFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+}
+
+/// A recalled memory and why it ranked where it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecallHit {
+    /// The memory.
+    pub memory: Memory,
+    /// The parts of its score.
+    pub score: ScoreParts,
+}
+
+/// A code pattern found by [`Brain::find_similar_patterns`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternMatch {
+    /// The pattern, with its counts.
+    pub pattern: CodePattern,
+    /// Its success rate, `(s + 1) / (s + f + 2)`.
+    pub success_rate: f64,
+    /// The parts of its score.
+    pub score: ScoreParts,
+}
+
+/// Which memories [`Brain::prune`] removes: those passing `filter`, created before
+/// `older_than` ago, with importance at most `max_importance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruneRule {
+    /// The memories considered.
+    pub filter: MemoryFilter,
+    /// Only memories at most this important (`[0, 1]`).
+    pub max_importance: f64,
+    /// Only memories older than this.
+    pub older_than: Duration,
+}
+
+/// What a brain holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrainStats {
+    /// The store's counts.
+    pub store: StoreStats,
+    /// Live vectors in the index.
+    pub indexed: usize,
+    /// The last store change the index reflects.
+    pub index_seq: u64,
+    /// The embedder.
+    pub embedder: EmbedderInfo,
+}
+
+/// Assembles a [`Brain`] from ports. [`Brain::open`] does it from configuration with the
+/// embedded default engines; use the builder to swap any of them.
+#[derive(Default)]
+pub struct BrainBuilder {
+    store: Option<Arc<dyn Store>>,
+    index: Option<Arc<dyn DerivedIndex>>,
+    embedder: Option<Arc<dyn Embedder>>,
+    short_term: Option<Arc<dyn ShortTermMemory>>,
+    config: BrainConfig,
+}
+
+impl BrainBuilder {
+    /// A builder with the default configuration and no ports chosen.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `config` for recall, the context window and snapshots.
+    pub fn config(mut self, config: BrainConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The long-term store (also the embedding store). Required.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The vector index. Default: an exact index in memory, caught up from the store.
+    pub fn index(mut self, index: Arc<dyn DerivedIndex>) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// The embedder. Required.
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// Short-term memory. Default: kept in this process.
+    pub fn short_term(mut self, short_term: Arc<dyn ShortTermMemory>) -> Self {
+        self.short_term = Some(short_term);
+        self
+    }
+
+    /// Checks the parts fit (the embedder is the one that wrote the stored vectors, the
+    /// index has its dimension), pins the embedder, and catches the index up.
+    pub async fn build(self) -> Result<Brain> {
+        self.config.validate()?;
+        let store = self
+            .store
+            .ok_or_else(|| BrainError::Config("the brain builder needs a store".into()))?;
+        let embedder = self
+            .embedder
+            .ok_or_else(|| BrainError::Config("the brain builder needs an embedder".into()))?;
+        let info = embedder.info().clone();
+        check_embedder(store.as_ref(), &info).await?;
+        let index = match self.index {
+            Some(i) => i,
+            None => engines::exact_index(info.dimension)?,
+        };
+        if index.dimension() != info.dimension {
+            return Err(BrainError::Config(format!(
+                "the index holds {}-dimensional vectors but the embedder {} writes {}",
+                index.dimension(),
+                info.model_id,
+                info.dimension
+            )));
+        }
+        index.catch_up(store.as_embeddings()).await?;
+        let persisted = index.applied_seq();
+        let short_term = self
+            .short_term
+            .unwrap_or_else(|| Arc::new(InProcessShortTerm::new()));
+        Ok(Brain {
+            store,
+            index,
+            embedder,
+            short_term,
+            config: self.config,
+            persisted_seq: AtomicU64::new(persisted),
+        })
+    }
+}
+
+/// Upcasts a store to its embedding side.
+trait AsEmbeddings {
+    fn as_embeddings(&self) -> &dyn memory_core::EmbeddingStore;
+}
+
+impl AsEmbeddings for dyn Store {
+    fn as_embeddings(&self) -> &dyn memory_core::EmbeddingStore {
+        self
+    }
+}
+
+async fn check_embedder(store: &dyn Store, info: &EmbedderInfo) -> Result<()> {
+    if let Some(pinned) = store.embedder().await?
+        && pinned != *info
+    {
+        return Err(BrainError::EmbedderMismatch {
+            stored: format!("{} ({} dimensions)", pinned.model_id, pinned.dimension),
+            configured: format!("{} ({} dimensions)", info.model_id, info.dimension),
+        });
+    }
+    store.pin_embedder(info).await?;
+    Ok(())
+}
+
+/// Persistent memory for an agent: long-term records, semantic recall, short-term
+/// memory, code patterns, composed from ports.
+///
+/// The store is the source of truth; every write goes to it first (a memory and its
+/// embedding in one transaction) and the index then catches up from the store's log, so
+/// the two never disagree for longer than one call, and a crash in between is repaired
+/// on the next open. Recall also catches up first, so a brain sees what other processes
+/// sharing its store wrote.
+pub struct Brain {
+    store: Arc<dyn Store>,
+    index: Arc<dyn DerivedIndex>,
+    embedder: Arc<dyn Embedder>,
+    short_term: Arc<dyn ShortTermMemory>,
+    config: BrainConfig,
+    persisted_seq: AtomicU64,
+}
+
+impl std::fmt::Debug for Brain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Brain")
+            .field("embedder", self.embedder.info())
+            .field("index_seq", &self.index.applied_seq())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Brain {
+    /// Opens the embedded brain that `config` describes: the SQLite store and HNSW
+    /// snapshot in its data directory (created if missing) and the configured embedder.
+    #[tracing::instrument(skip_all, fields(data_dir = %config.data_dir.display()))]
+    pub async fn open(config: BrainConfig) -> Result<Brain> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| BrainError::io(&config.data_dir, e))?;
+        let embedder = engines::configured_embedder(&config)?;
+        let store = engines::sqlite_store(&config.store_path(), config.durability).await?;
+        check_embedder(store.as_ref(), embedder.info()).await?;
+        let index = engines::hnsw_index(
+            &config.vectors_dir(),
+            config.hnsw_params(embedder.info().dimension),
+            store.as_embeddings(),
+        )
+        .await?;
+        let brain = BrainBuilder::new()
+            .config(config)
+            .store(store)
+            .embedder(embedder)
+            .index(index)
+            .build()
+            .await?;
+        Ok(brain)
+    }
+
+    /// A builder, to choose the ports.
+    pub fn builder() -> BrainBuilder {
+        BrainBuilder::new()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BrainConfig {
+        &self.config
+    }
+
+    /// The embedder's identity.
+    pub fn embedder_info(&self) -> &EmbedderInfo {
+        self.embedder.info()
+    }
+
+    /// The long-term store, for operations the facade does not wrap.
+    pub fn store(&self) -> &dyn memory_core::LongTermStore {
+        self.store.as_ref()
+    }
+
+    /// Short-term memory.
+    pub fn short_term(&self) -> &dyn ShortTermMemory {
+        self.short_term.as_ref()
+    }
+
+    /// Persists the index if it changed since the last snapshot. Call before exit;
+    /// skipping it loses nothing (the next open catches up from the store), it only
+    /// makes that open slower.
+    pub async fn close(&self) -> Result<()> {
+        if self.index.applied_seq() > self.persisted_seq.load(Ordering::Acquire) {
+            self.persist().await?;
+        }
+        Ok(())
+    }
+
+    async fn persist(&self) -> Result<()> {
+        let seq = self.index.applied_seq();
+        self.index.persist().await?;
+        self.persisted_seq.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Applies the store's new changes to the index, and snapshots it when enough piled up.
+    async fn sync_index(&self) -> Result<()> {
+        self.index.catch_up(self.store.as_embeddings()).await?;
+        let behind = self.index.applied_seq()
+            - self
+                .persisted_seq
+                .load(Ordering::Acquire)
+                .min(self.index.applied_seq());
+        if behind >= self.config.index.snapshot_every {
+            self.persist().await?;
+        }
+        Ok(())
+    }
+
+    // ---- memories -------------------------------------------------------------------
+
+    /// Stores a memory, its embedding and its index entry as one logical operation.
+    #[tracing::instrument(skip_all)]
+    pub async fn remember(&self, memory: NewMemory) -> Result<Memory> {
+        let mut stored = self.remember_many(vec![memory]).await?;
+        stored.pop().ok_or_else(|| {
+            BrainError::Core(memory_core::Error::Backend {
+                message: "the store returned no memory for a write".into(),
+                source: None,
+            })
+        })
+    }
+
+    /// Stores many memories: embedded in batches, each batch with its embeddings in one
+    /// transaction. Every memory is checked before anything is written.
+    #[tracing::instrument(skip_all, fields(n = memories.len()))]
+    pub async fn remember_many(&self, memories: Vec<NewMemory>) -> Result<Vec<Memory>> {
+        let mut memories = memories;
+        for m in &mut memories {
+            m.validate()?;
+            m.id.get_or_insert_with(MemoryId::new);
+        }
+        let mut out = Vec::with_capacity(memories.len());
+        for chunk in memories.chunks(BATCH) {
+            let texts: Vec<String> = chunk.iter().map(embedding_text).collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            let mut ops = Vec::with_capacity(chunk.len() * 2);
+            for (m, v) in chunk.iter().zip(vectors) {
+                let id = m.id.unwrap_or_default();
+                ops.push(WriteOp::PutMemory(m.clone()));
+                ops.push(WriteOp::PutEmbedding { id, vector: v });
+            }
+            for outcome in self.store.write_batch(ops).await? {
+                if let WriteOutcome::Memory(m) = outcome {
+                    out.push(m);
+                }
+            }
+        }
+        self.sync_index().await?;
+        Ok(out)
+    }
+
+    /// A memory by id.
+    pub async fn get(&self, id: MemoryId) -> Result<Option<Memory>> {
+        Ok(self.store.get_memory(id).await?)
+    }
+
+    /// Changes a memory. New content drops the old embedding in the same transaction (a
+    /// store trigger) and the new one is stored right after, so the index never serves a
+    /// vector of the old text.
+    pub async fn update(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory> {
+        patch.validate()?;
+        let new_text = patch.content.clone();
+        let m = self.store.update_memory(id, patch).await?;
+        if new_text.is_some() {
+            let new = NewMemory::new(m.content.clone()).with_kind(m.kind.clone());
+            let v = self.embedder.embed(&[embedding_text(&new)]).await?;
+            if let Some(v) = v.into_iter().next() {
+                self.store.put_embeddings(vec![(id, v)]).await?;
+            }
+        }
+        self.sync_index().await?;
+        Ok(m)
+    }
+
+    /// Memories passing a filter, in order, paged.
+    pub async fn list(&self, query: &MemoryQuery) -> Result<Vec<Memory>> {
+        Ok(self.store.list_memories(query).await?)
+    }
+
+    /// How many memories pass a filter.
+    pub async fn count(&self, filter: &MemoryFilter) -> Result<u64> {
+        Ok(self.store.count_memories(filter).await?)
+    }
+
+    /// Forgets a memory: from the store and the index. `false` when there was none.
+    #[tracing::instrument(skip(self))]
+    pub async fn forget(&self, id: MemoryId) -> Result<bool> {
+        let existed = self.store.delete_memory(id).await?;
+        self.sync_index().await?;
+        Ok(existed)
+    }
+
+    /// Forgets every memory passing `filter`; returns their ids.
+    #[tracing::instrument(skip_all)]
+    pub async fn forget_where(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>> {
+        filter.validate()?;
+        let ids = self.store.delete_memories(filter).await?;
+        self.sync_index().await?;
+        Ok(ids)
+    }
+
+    /// Removes expired memories for good (recall already ignores them).
+    pub async fn purge_expired(&self) -> Result<Vec<MemoryId>> {
+        let ids = self.store.purge_expired(Timestamp::now()).await?;
+        self.sync_index().await?;
+        Ok(ids)
+    }
+
+    /// Prunes unimportant old memories; with `dry_run`, only says which would go.
+    #[tracing::instrument(skip_all, fields(dry_run))]
+    pub async fn prune(&self, rule: &PruneRule, dry_run: bool) -> Result<Vec<Memory>> {
+        rule.filter.validate()?;
+        if !(0.0..=1.0).contains(&rule.max_importance) {
+            return Err(memory_core::ValidationError::OutOfRange {
+                field: "max_importance",
+                value: rule.max_importance,
+                min: 0.0,
+                max: 1.0,
+            }
+            .into());
+        }
+        let cutoff = Timestamp::now().saturating_sub(rule.older_than);
+        let mut filter = rule.filter.clone();
+        filter.created_before = Some(match filter.created_before {
+            Some(t) if t < cutoff => t,
+            _ => cutoff,
+        });
+        let mut doomed = Vec::new();
+        let mut offset = 0;
+        loop {
+            let mut q = MemoryQuery::new(filter.clone(), 1_000);
+            q.order = ListOrder::OldestFirst;
+            q.offset = offset;
+            let page = self.store.list_memories(&q).await?;
+            let n = page.len();
+            doomed.extend(
+                page.into_iter()
+                    .filter(|m| m.importance.get() <= rule.max_importance),
+            );
+            if n < 1_000 {
+                break;
+            }
+            offset += n;
+        }
+        if !dry_run {
+            for chunk in doomed.chunks(BATCH) {
+                let ops = chunk
+                    .iter()
+                    .map(|m| WriteOp::DeleteMemory { id: m.id })
+                    .collect();
+                self.store.write_batch(ops).await?;
+            }
+            self.sync_index().await?;
+        }
+        Ok(doomed)
+    }
+
+    /// Hybrid recall: keyword and vector candidates within the filter, fused by
+    /// reciprocal rank, re-ranked by importance, recency and learned outcome.
+    #[tracing::instrument(skip_all, fields(mode = ?query.mode, k = query.k))]
+    pub async fn recall(&self, query: &RecallQuery) -> Result<Vec<RecallHit>> {
+        let vector = match query.mode {
+            RecallMode::Keyword => None,
+            _ => {
+                memory_core::validate::non_empty_text("query", &query.text)?;
+                let mut v = self
+                    .embedder
+                    .embed(std::slice::from_ref(&query.text))
+                    .await?;
+                v.pop()
+            }
+        };
+        self.recall_with_vector(query, vector).await
+    }
+
+    /// Recall with the query's embedding given (computed by the caller, or `None` for
+    /// keyword only); the same ranking as [`Brain::recall`] without the embedding step.
+    pub async fn recall_with_vector(
+        &self,
+        query: &RecallQuery,
+        vector: Option<Vec<f32>>,
+    ) -> Result<Vec<RecallHit>> {
+        memory_core::validate::non_empty_text("query", &query.text)?;
+        query.filter.validate()?;
+        let k = query.k.unwrap_or(self.config.recall.k);
+        if !(1..=1_000).contains(&k) {
+            return Err(memory_core::ValidationError::OutOfRange {
+                field: "k",
+                value: k as f64,
+                min: 1.0,
+                max: 1_000.0,
+            }
+            .into());
+        }
+        self.index.catch_up(self.store.as_embeddings()).await?;
+        let now = Timestamp::now();
+        let RecallConfig { depth, weights, .. } = self.config.recall;
+        let depth = depth.max(k);
+        let mut memories: HashMap<MemoryId, Memory> = HashMap::new();
+
+        let keyword_ids = if query.mode == RecallMode::Vector {
+            Vec::new()
+        } else {
+            let hits = self
+                .store
+                .search_memories(&KeywordQuery {
+                    text: query.text.clone(),
+                    filter: query.filter.clone(),
+                    limit: depth,
+                })
+                .await?;
+            hits.into_iter()
+                .map(|h| {
+                    let id = h.memory.id;
+                    memories.insert(id, h.memory);
+                    id
+                })
+                .collect()
+        };
+        let vector_hits: Vec<(MemoryId, f32)> = match (query.mode, vector) {
+            (RecallMode::Keyword, _) | (_, None) => Vec::new(),
+            (_, Some(v)) => {
+                let hits = self
+                    .index
+                    .search(&VectorQuery {
+                        vector: v,
+                        k: depth,
+                        filter: query.filter.clone(),
+                        now,
+                    })
+                    .await?;
+                let mut out = Vec::with_capacity(hits.len());
+                for h in hits {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = memories.entry(h.id) {
+                        // Deleted since the index caught up: skip it.
+                        match self.store.get_memory(h.id).await? {
+                            Some(m) if query.filter.matches(&m, now) => {
+                                slot.insert(m);
+                            }
+                            _ => continue,
+                        }
+                    }
+                    out.push((h.id, h.similarity));
+                }
+                out
+            }
+        };
+        let outcomes = self.outcomes(memories.values()).await?;
+        let fused = fuse(
+            &keyword_ids,
+            &vector_hits,
+            |id| signals(memories.get(&id), outcomes.get(&id).copied()),
+            &weights,
+            now,
+        );
+        Ok(fused
+            .into_iter()
+            .take(k)
+            .filter_map(|h| {
+                memories.remove(&h.id).map(|memory| RecallHit {
+                    memory,
+                    score: h.parts,
+                })
+            })
+            .collect())
+    }
+
+    /// The learned outcome of each memory that has one: a code pattern's counts, or
+    /// `successes` / `failures` numbers in its metadata.
+    async fn outcomes<'a>(
+        &self,
+        memories: impl Iterator<Item = &'a Memory>,
+    ) -> Result<HashMap<MemoryId, f64>> {
+        let mut out = HashMap::new();
+        for m in memories {
+            if m.kind.as_str() == PATTERN_KIND
+                && let Some(pid) = m.metadata.get("pattern_id").and_then(Value::as_i64)
+            {
+                if let Some(p) = self.store.get_pattern(pid).await? {
+                    out.insert(m.id, outcome_from_counts(p.success_count, p.failure_count));
+                }
+                continue;
+            }
+            let count = |k: &str| m.metadata.get(k).and_then(Value::as_u64);
+            if let (s, f) = (count("successes"), count("failures"))
+                && (s.is_some() || f.is_some())
+            {
+                out.insert(m.id, outcome_from_counts(s.unwrap_or(0), f.unwrap_or(0)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The recall weights in force.
+    pub fn recall_weights(&self) -> &RecallWeights {
+        &self.config.recall.weights
+    }
+
+    // ---- short-term -----------------------------------------------------------------
+
+    /// Appends a message to the scope's context window (bounded by the configuration).
+    pub async fn add_message(&self, scope: &Scope, role: Role, content: &str) -> Result<()> {
+        self.add_message_with_limit(scope, role, content, self.config.context.limit())
+            .await
+    }
+
+    /// Appends a message with an explicit window limit.
+    pub async fn add_message_with_limit(
+        &self,
+        scope: &Scope,
+        role: Role,
+        content: &str,
+        limit: WindowLimit,
+    ) -> Result<()> {
+        let message = ContextMessage {
+            role,
+            content: content.to_owned(),
+            at: Timestamp::now(),
+        };
+        Ok(self.short_term.push_message(scope, message, limit).await?)
+    }
+
+    /// The scope's context window, oldest first.
+    pub async fn context_window(&self, scope: &Scope) -> Result<Vec<ContextMessage>> {
+        Ok(self.short_term.window(scope).await?)
+    }
+
+    /// Sets a working variable, expiring after `ttl` if given.
+    pub async fn set_working(
+        &self,
+        scope: &Scope,
+        key: &str,
+        value: Value,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
+        Ok(self.short_term.set(scope, key, value, ttl).await?)
+    }
+
+    /// A working variable.
+    pub async fn get_working(&self, scope: &Scope, key: &str) -> Result<Option<Value>> {
+        Ok(self.short_term.get(scope, key).await?)
+    }
+
+    // ---- code patterns ----------------------------------------------------------------
+
+    /// Stores a code pattern (the seed's `store_code_pattern`): a new one is also embedded
+    /// into the patterns collection; storing the same one again counts a success.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
+        pattern.validate()?;
+        let write = self.store.store_pattern(pattern).await?;
+        if write.inserted {
+            self.index_pattern(&write.pattern).await?;
+        }
+        Ok(write)
+    }
+
+    async fn index_pattern(&self, p: &CodePattern) -> Result<Memory> {
+        let mut metadata = Metadata::new()
+            .with("pattern_id", p.id)
+            .with("pattern_type", p.pattern_type.clone());
+        if let Some(l) = &p.language {
+            metadata = metadata.with("language", l.clone());
+        }
+        let kind = MemoryKind::new(PATTERN_KIND)?;
+        let memory = NewMemory::new(format!("{}\n{}", p.context, p.solution))
+            .with_kind(kind)
+            .with_scope(p.scope.clone())
+            .with_metadata(metadata);
+        self.remember(memory).await
+    }
+
+    /// Counts an outcome on a pattern.
+    pub async fn pattern_outcome(
+        &self,
+        id: RecordId,
+        outcome: PatternOutcome,
+    ) -> Result<CodePattern> {
+        Ok(self.store.record_pattern_outcome(id, outcome).await?)
+    }
+
+    /// Deletes a pattern and its entry in the patterns collection.
+    pub async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
+        let existed = self.store.delete_pattern(id).await?;
+        self.forget_where(
+            &pattern_memories(Scope::default())
+                .with_metadata(MetadataCondition::eq("pattern_id", id)),
+        )
+        .await?;
+        Ok(existed)
+    }
+
+    /// The seed's `find_similar_patterns`: patterns whose problem is like `text`, ranked
+    /// by hybrid recall over the patterns collection and their success counts.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_similar_patterns(
+        &self,
+        text: &str,
+        query: &PatternQuery,
+    ) -> Result<Vec<PatternMatch>> {
+        let mut filter = pattern_memories(query.scope.clone());
+        if let Some(t) = &query.pattern_type {
+            filter = filter.with_metadata(MetadataCondition::eq("pattern_type", t.clone()));
+        }
+        if let Some(l) = &query.language {
+            filter = filter.with_metadata(MetadataCondition::eq("language", l.clone()));
+        }
+        let hits = self
+            .recall(&RecallQuery {
+                text: text.to_owned(),
+                filter,
+                k: Some(query.limit.clamp(1, 1_000)),
+                mode: RecallMode::Hybrid,
+            })
+            .await?;
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits {
+            let Some(pid) = h.memory.metadata.get("pattern_id").and_then(Value::as_i64) else {
+                continue;
+            };
+            if let Some(pattern) = self.store.get_pattern(pid).await? {
+                out.push(PatternMatch {
+                    success_rate: pattern.success_rate(),
+                    pattern,
+                    score: h.score,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Patterns, most successful first.
+    pub async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
+        Ok(self.store.list_patterns(query).await?)
+    }
+
+    // ---- the seed's other records ------------------------------------------------------
+
+    /// Stores (or replaces) a preference.
+    pub async fn set_preference(&self, pref: NewPreference) -> Result<Preference> {
+        Ok(self.store.store_preference(pref).await?)
+    }
+
+    /// A preference.
+    pub async fn preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
+        Ok(self.store.get_preference(scope, key).await?)
+    }
+
+    /// Preferences visible through `scope`, optionally of one category.
+    pub async fn preferences(
+        &self,
+        scope: &Scope,
+        category: Option<&str>,
+    ) -> Result<Vec<Preference>> {
+        Ok(self.store.list_preferences(scope, category).await?)
+    }
+
+    /// Adds a project.
+    pub async fn add_project(&self, project: NewProject) -> Result<Project> {
+        Ok(self.store.add_project(project).await?)
+    }
+
+    /// Projects visible through `scope`, optionally of one status.
+    pub async fn projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
+        Ok(self.store.list_projects(scope, status).await?)
+    }
+
+    /// Marks a project as accessed now.
+    pub async fn touch_project(&self, id: RecordId) -> Result<Project> {
+        Ok(self.store.touch_project(id).await?)
+    }
+
+    /// Records a learning event.
+    pub async fn record_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
+        Ok(self.store.record_learning_event(event).await?)
+    }
+
+    /// Learning events.
+    pub async fn events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
+        Ok(self.store.list_learning_events(query).await?)
+    }
+
+    /// Stores a conversation summary.
+    pub async fn add_conversation(&self, c: NewConversation) -> Result<ConversationSummary> {
+        Ok(self.store.add_conversation(c).await?)
+    }
+
+    /// Conversation summaries visible through `scope`, newest first.
+    pub async fn conversations(
+        &self,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>> {
+        Ok(self.store.list_conversations(scope, limit).await?)
+    }
+
+    /// Records an agent decision.
+    pub async fn record_decision(&self, d: NewDecision) -> Result<AgentDecision> {
+        Ok(self.store.record_decision(d).await?)
+    }
+
+    /// Records how a decision turned out.
+    pub async fn update_decision_outcome(
+        &self,
+        id: RecordId,
+        outcome: &str,
+        reward: Reward,
+    ) -> Result<AgentDecision> {
+        Ok(self
+            .store
+            .update_decision_outcome(id, outcome, reward)
+            .await?)
+    }
+
+    /// Decisions.
+    pub async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
+        Ok(self.store.list_decisions(query).await?)
+    }
+
+    /// What the brain holds.
+    pub async fn stats(&self) -> Result<BrainStats> {
+        Ok(BrainStats {
+            store: self.store.stats().await?,
+            indexed: self.index.len().await?,
+            index_seq: self.index.applied_seq(),
+            embedder: self.embedder.info().clone(),
+        })
+    }
+}
+
+fn pattern_memories(scope: Scope) -> MemoryFilter {
+    let mut f = MemoryFilter::scoped(scope);
+    if let Ok(kind) = MemoryKind::new(PATTERN_KIND) {
+        f = f.with_kind(kind);
+    }
+    f
+}
+
+/// The text a memory is embedded from.
+fn embedding_text(m: &NewMemory) -> String {
+    m.content.clone()
+}
+
+fn signals(m: Option<&Memory>, outcome: Option<f64>) -> Signals {
+    match m {
+        Some(m) => Signals {
+            importance: m.importance.get(),
+            updated_at: m.updated_at,
+            outcome,
+        },
+        None => Signals {
+            importance: 0.0,
+            updated_at: Timestamp::from_millis(0),
+            outcome: None,
+        },
+    }
+}

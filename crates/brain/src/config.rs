@@ -1,0 +1,467 @@
+//! Configuration: defaults, then a TOML file, then `BRAIN_*` environment variables.
+//!
+//! ```toml
+//! data_dir = "/home/me/.local/share/brain"
+//!
+//! [embedder]
+//! kind = "bert"            # or "hashing" (no model needed)
+//! # model_dir = "/models/all-MiniLM-L6-v2"
+//!
+//! [recall]
+//! k = 10
+//! depth = 50
+//! [recall.weights]
+//! rrf_k = 5.0
+//! outcome = 0.15
+//!
+//! [index]
+//! m = 16
+//! ef_search = 64
+//!
+//! [context]
+//! max_messages = 50
+//! max_tokens = 4000
+//! ```
+//!
+//! Environment overrides use the key path with `__` between levels:
+//! `BRAIN_DATA_DIR`, `BRAIN_EMBEDDER__KIND`, `BRAIN_RECALL__K`,
+//! `BRAIN_RECALL__WEIGHTS__OUTCOME`, … (`BRAIN_MODEL_DIR` is also honoured, as the
+//! `embed` crate does). Unknown keys in the file are errors, so a typo is never ignored.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use memory_core::{RecallWeights, WindowLimit};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BrainError, Result};
+
+/// Everything a brain is opened with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrainConfig {
+    /// The directory holding the store (`brain.db`) and the index snapshots (`vectors/`).
+    pub data_dir: PathBuf,
+    /// Which embedder turns text into vectors.
+    pub embedder: EmbedderConfig,
+    /// How recall ranks.
+    pub recall: RecallConfig,
+    /// The HNSW index.
+    pub index: IndexConfig,
+    /// The short-term context window.
+    pub context: ContextConfig,
+    /// Document ingestion.
+    pub ingest: IngestConfig,
+    /// `full` syncs every commit to disk (survives power loss); `process` (default)
+    /// survives a crash of the process.
+    pub durability: DurabilityConfig,
+}
+
+impl Default for BrainConfig {
+    fn default() -> Self {
+        BrainConfig {
+            data_dir: default_data_dir(),
+            embedder: EmbedderConfig::default(),
+            recall: RecallConfig::default(),
+            index: IndexConfig::default(),
+            context: ContextConfig::default(),
+            ingest: IngestConfig::default(),
+            durability: DurabilityConfig::Process,
+        }
+    }
+}
+
+/// The platform's data directory plus `brain` (`~/.local/share/brain` on Linux), or
+/// `./brain-data` where there is none.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("brain"))
+        .unwrap_or_else(|| PathBuf::from("brain-data"))
+}
+
+/// Which embedder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedderKind {
+    /// all-MiniLM-L6-v2 (or another sentence-transformers BERT) on candle.
+    Bert,
+    /// Hashed word and character n-grams: no model, lower quality.
+    Hashing,
+}
+
+/// The embedder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedderConfig {
+    /// Which one. Default `bert`.
+    pub kind: EmbedderKind,
+    /// The BERT model directory; default: `BRAIN_MODEL_DIR`, else the fetched model in
+    /// the user's cache.
+    pub model_dir: Option<PathBuf>,
+    /// The hashing embedder's dimension. Default 384.
+    pub dimension: usize,
+}
+
+impl Default for EmbedderConfig {
+    fn default() -> Self {
+        EmbedderConfig {
+            kind: EmbedderKind::Bert,
+            model_dir: None,
+            dimension: 384,
+        }
+    }
+}
+
+/// Recall.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecallConfig {
+    /// Hits returned when the caller does not say. Default 10.
+    pub k: usize,
+    /// Candidates taken from each of the keyword and vector lists before fusion.
+    /// Default 50.
+    pub depth: usize,
+    /// The fusion and re-ranking weights.
+    pub weights: RecallWeights,
+}
+
+impl Default for RecallConfig {
+    fn default() -> Self {
+        RecallConfig {
+            k: 10,
+            depth: 50,
+            weights: RecallWeights::default(),
+        }
+    }
+}
+
+/// The HNSW index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Links per node. Default 16.
+    pub m: usize,
+    /// Candidates per insertion. Default 200.
+    pub ef_construction: usize,
+    /// Candidates per search. Default 64.
+    pub ef_search: usize,
+    /// Write a snapshot once this many changes were applied since the last one (and when
+    /// the brain is closed with any). Default 1000.
+    pub snapshot_every: u64,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            snapshot_every: 1_000,
+        }
+    }
+}
+
+/// The context window of short-term memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextConfig {
+    /// Newest messages kept. Default 50 (the seed's).
+    pub max_messages: usize,
+    /// Token budget of the window (estimated); unbounded when absent.
+    pub max_tokens: Option<usize>,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        let d = WindowLimit::default();
+        ContextConfig {
+            max_messages: d.max_messages,
+            max_tokens: d.max_tokens,
+        }
+    }
+}
+
+impl ContextConfig {
+    /// As a window limit.
+    pub fn limit(&self) -> WindowLimit {
+        WindowLimit {
+            max_messages: self.max_messages,
+            max_tokens: self.max_tokens,
+        }
+    }
+}
+
+/// Document ingestion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest chunk, in characters. Default 1500.
+    pub max_chunk_chars: usize,
+    /// Files larger than this are skipped (bytes). Default 1 MiB.
+    pub max_file_bytes: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_chunk_chars: 1_500,
+            max_file_bytes: 1 << 20,
+        }
+    }
+}
+
+/// How hard commits are pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityConfig {
+    /// Survives a crash of the process (WAL, no fsync per commit).
+    Process,
+    /// Survives power loss (fsync per commit).
+    Full,
+}
+
+/// The keys environment variables may set (`BRAIN_` + the key, `__` between levels).
+const ENV_KEYS: &[&str] = &[
+    "data_dir",
+    "durability",
+    "embedder.kind",
+    "embedder.model_dir",
+    "embedder.dimension",
+    "recall.k",
+    "recall.depth",
+    "recall.weights.rrf_k",
+    "recall.weights.keyword",
+    "recall.weights.vector",
+    "recall.weights.importance",
+    "recall.weights.recency",
+    "recall.weights.recency_half_life_days",
+    "recall.weights.outcome",
+    "index.m",
+    "index.ef_construction",
+    "index.ef_search",
+    "index.snapshot_every",
+    "context.max_messages",
+    "context.max_tokens",
+    "ingest.max_chunk_chars",
+    "ingest.max_file_bytes",
+];
+
+impl BrainConfig {
+    /// Defaults, then `file` if given (it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Like [`BrainConfig::load`] with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(BrainConfig::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(BrainError::Config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        // Read from the given pairs (not figment's `Env`, which reads the process
+        // environment) so that tests can pass their own; only known keys are taken, as
+        // other `BRAIN_*` variables belong to other tools.
+        let vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("BRAIN_"))
+            .collect();
+        let mut dict = figment::value::Dict::new();
+        for (k, v) in &vars {
+            let key = k["BRAIN_".len()..].to_ascii_lowercase().replace("__", ".");
+            if ENV_KEYS.contains(&key.as_str()) {
+                let value = env_value(v);
+                dict.insert(key, value);
+            }
+        }
+        fig = fig.merge(Serialized::defaults(unflatten(dict)));
+        if let Some((_, dir)) = vars.iter().find(|(k, _)| k == "BRAIN_MODEL_DIR") {
+            fig = fig.merge(Serialized::default("embedder.model_dir", dir.clone()));
+        }
+        let config: BrainConfig = fig
+            .extract()
+            .map_err(|e| BrainError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects values no brain can run with.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(BrainError::Config(m));
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("data_dir is empty".into());
+        }
+        if !(1..=1_000).contains(&self.recall.k) {
+            return bad(format!(
+                "recall.k must be in 1..=1000, not {}",
+                self.recall.k
+            ));
+        }
+        if !(1..=10_000).contains(&self.recall.depth) {
+            return bad(format!(
+                "recall.depth must be in 1..=10000, not {}",
+                self.recall.depth
+            ));
+        }
+        self.recall
+            .weights
+            .validate()
+            .map_err(|e| BrainError::Config(format!("recall.weights: {e}")))?;
+        if !(8..=8192).contains(&self.embedder.dimension) {
+            return bad(format!(
+                "embedder.dimension must be in 8..=8192, not {}",
+                self.embedder.dimension
+            ));
+        }
+        if self.context.max_messages == 0 {
+            return bad("context.max_messages must be at least 1".into());
+        }
+        if self.ingest.max_chunk_chars < 100 {
+            return bad("ingest.max_chunk_chars must be at least 100".into());
+        }
+        self.hnsw_params(self.embedder.dimension)
+            .validate()
+            .map_err(|e| BrainError::Config(format!("index: {e}")))?;
+        Ok(())
+    }
+
+    /// The HNSW parameters for vectors of `dimension`.
+    pub(crate) fn hnsw_params(&self, dimension: usize) -> store_vector::HnswParams {
+        store_vector::HnswParams::new(dimension)
+            .with_m(self.index.m)
+            .with_ef_construction(self.index.ef_construction)
+            .with_ef_search(self.index.ef_search)
+    }
+
+    /// The store file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("brain.db")
+    }
+
+    /// The index snapshot directory.
+    pub fn vectors_dir(&self) -> PathBuf {
+        self.data_dir.join("vectors")
+    }
+}
+
+/// An environment string as the TOML scalar it spells, else as a string.
+fn env_value(v: &str) -> figment::value::Value {
+    use figment::value::Value;
+    if let Ok(i) = v.parse::<i64>() {
+        Value::from(i)
+    } else if let Ok(f) = v.parse::<f64>() {
+        Value::from(f)
+    } else if let Ok(b) = v.parse::<bool>() {
+        Value::from(b)
+    } else {
+        Value::from(v.to_owned())
+    }
+}
+
+/// `{"a.b": v}` to `{"a": {"b": v}}`.
+fn unflatten(flat: figment::value::Dict) -> figment::value::Dict {
+    use figment::value::{Dict, Value};
+    let mut root = Dict::new();
+    for (key, value) in flat {
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut cur = &mut root;
+        for (i, p) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                cur.insert((*p).to_owned(), value.clone());
+            } else {
+                let entry = cur
+                    .entry((*p).to_owned())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                if !matches!(entry, Value::Dict(..)) {
+                    *entry = Value::from(Dict::new());
+                }
+                match entry {
+                    Value::Dict(_, d) => cur = d,
+                    _ => break,
+                }
+            }
+        }
+    }
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = BrainConfig::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(c.recall.k, 10);
+        assert_eq!(c.embedder.kind, EmbedderKind::Bert);
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("brain.toml");
+        std::fs::write(
+            &f,
+            "data_dir = \"/tmp/x\"\n[recall]\nk = 7\n[recall.weights]\noutcome = 0.3\n",
+        )
+        .unwrap();
+        let c = BrainConfig::load_with_env(
+            Some(&f),
+            env(&[
+                ("BRAIN_RECALL__K", "3"),
+                ("BRAIN_EMBEDDER__KIND", "hashing"),
+                ("BRAIN_MODEL_DIR", "/models/m"),
+                ("BRAIN_CRASH_KILLS", "9"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.recall.k, 3, "env overrides the file");
+        assert_eq!(c.recall.weights.outcome, 0.3);
+        assert_eq!(c.recall.weights.rrf_k, 5.0, "unset keys keep defaults");
+        assert_eq!(c.embedder.kind, EmbedderKind::Hashing);
+        assert_eq!(c.embedder.model_dir, Some(PathBuf::from("/models/m")));
+    }
+
+    #[test]
+    fn broken_config_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("brain.toml");
+        for (text, needle) in [
+            ("[recall\nk = 1", "brain.toml"),
+            ("[recall]\nkk = 1", "kk"),
+            ("[recall]\nk = \"ten\"", "k"),
+            ("[recall]\nk = 0", "recall.k"),
+            ("[recall.weights]\nrrf_k = -1.0", "rrf_k"),
+            ("[embedder]\nkind = \"gpt\"", "gpt"),
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let e = BrainConfig::load_with_env(Some(&f), env(&[])).unwrap_err();
+            assert!(
+                matches!(e, BrainError::Config(_)) && e.to_string().contains(needle),
+                "{text:?}: {e}"
+            );
+        }
+        let e =
+            BrainConfig::load_with_env(Some(&dir.path().join("none.toml")), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let e = BrainConfig::load_with_env(None, env(&[("BRAIN_RECALL__K", "many")])).unwrap_err();
+        assert!(matches!(e, BrainError::Config(_)), "{e}");
+    }
+}

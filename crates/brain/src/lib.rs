@@ -1,0 +1,64 @@
+//! # brain
+//!
+//! Persistent memory for AI agents, composed from ports: a long-term store (the source of
+//! truth, embeddings included), a vector index derived from it, an embedder, and
+//! short-term memory. The embedded default is one directory — an SQLite file, an HNSW
+//! snapshot and a local BERT model — with no servers and no API keys.
+//!
+//! - **remember / recall**: a memory, its embedding and its index entry are written as
+//!   one logical operation (memory and embedding in one store transaction, then the index
+//!   catches up from the store's log), so the store and the index never disagree.
+//!   Recall fuses keyword (BM25) and vector candidates by reciprocal rank, re-ranks them
+//!   by importance, recency and learned outcome, and every hit carries its
+//!   [`ScoreParts`](memory_core::ScoreParts). Scope and filters apply inside both
+//!   searches.
+//! - **forget and prune**: by id, by filter, by expiry, and by importance and age with a
+//!   dry run.
+//! - **code patterns**: the seed's `store_code_pattern` and `find_similar_patterns`, the
+//!   latter ranked by meaning and by how often each pattern worked.
+//! - **the seed's records**: preferences, projects, learning events, conversations,
+//!   decisions and their outcomes.
+//! - **short-term memory**: working variables with TTL and a context window bounded by
+//!   message count and token budget.
+//!
+//! Configuration ([`BrainConfig`]) comes from defaults, a TOML file and `BRAIN_*`
+//! environment variables. [`Brain::open`] builds the embedded default from it;
+//! [`BrainBuilder`] takes any implementation of each port instead.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use brain::{Brain, RecallQuery, engines};
+//! use memory_core::{NewMemory, Scope};
+//!
+//! // An in-memory brain with the hashing embedder (no model needed).
+//! let brain = Brain::builder()
+//!     .store(engines::sqlite_in_memory()?)
+//!     .embedder(Arc::new(embed::HashingEmbedder::new(256)?))
+//!     .build()
+//!     .await?;
+//! let alice = Scope::user("alice");
+//! brain.remember(NewMemory::new("Alice prefers tabs over spaces").with_scope(alice.clone())).await?;
+//! brain.remember(NewMemory::new("The CI runs on Debian").with_scope(alice.clone())).await?;
+//! brain.remember(NewMemory::new("Bob prefers spaces").with_scope(Scope::user("bob"))).await?;
+//!
+//! let hits = brain.recall(&RecallQuery::new("tabs or spaces?", alice).with_k(5)).await?;
+//! assert_eq!(hits[0].memory.content, "Alice prefers tabs over spaces");
+//! assert!(hits.iter().all(|h| h.memory.scope.user.as_deref() == Some("alice")));
+//! # Ok(()) }
+//! ```
+
+mod brain;
+pub mod config;
+pub mod engines;
+mod error;
+mod short_term;
+
+pub use brain::{
+    Brain, BrainBuilder, BrainStats, PATTERN_KIND, PatternMatch, PruneRule, RecallHit, RecallMode,
+    RecallQuery,
+};
+pub use config::BrainConfig;
+pub use error::{BrainError, Result};
+pub use short_term::InProcessShortTerm;

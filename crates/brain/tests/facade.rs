@@ -1,0 +1,366 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The facade over the embedded engines, with the hashing embedder (no model needed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brain::config::EmbedderKind;
+use brain::{
+    Brain, BrainConfig, BrainError, InProcessShortTerm, PruneRule, RecallMode, RecallQuery, engines,
+};
+use memory_core::{
+    Importance, MemoryFilter, MemoryKind, Metadata, MetadataCondition, NewMemory, NewPattern,
+    PatternOutcome, PatternQuery, Role, Scope, ShortTermMemory, conformance,
+};
+
+async fn mem_brain() -> Brain {
+    Brain::builder()
+        .store(engines::sqlite_in_memory().unwrap())
+        .embedder(Arc::new(embed::HashingEmbedder::new(256).unwrap()))
+        .build()
+        .await
+        .unwrap()
+}
+
+fn file_config(dir: &std::path::Path, dimension: usize) -> BrainConfig {
+    let mut c = BrainConfig {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    c.embedder.kind = EmbedderKind::Hashing;
+    c.embedder.dimension = dimension;
+    c
+}
+
+#[tokio::test]
+async fn short_term_conformance() {
+    conformance::short_term::variables(&InProcessShortTerm::new()).await;
+    conformance::short_term::ttl_expires(&InProcessShortTerm::new()).await;
+    conformance::short_term::scopes_are_isolated(&InProcessShortTerm::new()).await;
+    conformance::short_term::window_limits(&InProcessShortTerm::new()).await;
+    let stm: Arc<dyn ShortTermMemory> = Arc::new(InProcessShortTerm::new());
+    conformance::short_term::concurrent_pushes(stm).await;
+}
+
+#[tokio::test]
+async fn remember_recall_is_scoped_and_explained() {
+    let b = mem_brain().await;
+    let alice = Scope::user("alice");
+    let bob = Scope::user("bob");
+    b.remember(
+        NewMemory::new("deploys go through the staging cluster first").with_scope(alice.clone()),
+    )
+    .await
+    .unwrap();
+    b.remember(
+        NewMemory::new("the staging cluster password rotates monthly").with_scope(bob.clone()),
+    )
+    .await
+    .unwrap();
+    b.remember(NewMemory::new("lunch is at noon").with_scope(alice.clone()))
+        .await
+        .unwrap();
+    for mode in [RecallMode::Hybrid, RecallMode::Vector, RecallMode::Keyword] {
+        let hits = b
+            .recall(&RecallQuery::new("staging cluster", alice.clone()).with_mode(mode))
+            .await
+            .unwrap();
+        assert!(!hits.is_empty(), "{mode:?}");
+        assert_eq!(
+            hits[0].memory.content,
+            "deploys go through the staging cluster first"
+        );
+        assert!(
+            hits.iter().all(|h| h.memory.scope == alice),
+            "{mode:?}: no other user's memory"
+        );
+        let top = &hits[0].score;
+        match mode {
+            RecallMode::Hybrid => assert!(top.keyword_rank.is_some() && top.vector_rank.is_some()),
+            RecallMode::Vector => assert!(top.keyword_rank.is_none() && top.similarity.is_some()),
+            RecallMode::Keyword => {
+                assert!(top.vector_rank.is_none() && top.keyword_rank == Some(1))
+            }
+        }
+        assert!(top.total > 0.0);
+    }
+}
+
+#[tokio::test]
+async fn forget_removes_from_store_and_index() {
+    let b = mem_brain().await;
+    let s = Scope::user("u");
+    let m = b
+        .remember(NewMemory::new("the API key lives in vault").with_scope(s.clone()))
+        .await
+        .unwrap();
+    b.remember(NewMemory::new("the cache lives in redis").with_scope(s.clone()))
+        .await
+        .unwrap();
+    assert!(b.forget(m.id).await.unwrap());
+    assert!(
+        !b.forget(m.id).await.unwrap(),
+        "second forget finds nothing"
+    );
+    assert_eq!(b.get(m.id).await.unwrap(), None);
+    for mode in [RecallMode::Vector, RecallMode::Keyword, RecallMode::Hybrid] {
+        let hits = b
+            .recall(&RecallQuery::new("API key vault", s.clone()).with_mode(mode))
+            .await
+            .unwrap();
+        assert!(hits.iter().all(|h| h.memory.id != m.id), "{mode:?}");
+    }
+    let st = b.stats().await.unwrap();
+    assert_eq!(st.indexed, 1);
+
+    // Forget by filter.
+    let tagged = Metadata::new().with("topic", "infra");
+    for i in 0..3 {
+        b.remember(
+            NewMemory::new(format!("infra note {i}"))
+                .with_scope(s.clone())
+                .with_metadata(tagged.clone()),
+        )
+        .await
+        .unwrap();
+    }
+    let gone = b
+        .forget_where(
+            &MemoryFilter::scoped(s.clone()).with_metadata(MetadataCondition::eq("topic", "infra")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 3);
+    assert_eq!(b.stats().await.unwrap().indexed, 1);
+    assert_eq!(b.count(&MemoryFilter::scoped(s)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn prune_dry_run_then_for_real() {
+    let b = mem_brain().await;
+    let s = Scope::user("u");
+    let old = |text: &str, imp: f64| {
+        let mut m = NewMemory::new(text)
+            .with_scope(s.clone())
+            .with_importance(Importance::new(imp).unwrap());
+        m.created_at =
+            Some(memory_core::Timestamp::now().saturating_sub(Duration::from_secs(90 * 86_400)));
+        m
+    };
+    b.remember(old("old and trivial", 0.1)).await.unwrap();
+    b.remember(old("old but vital", 0.9)).await.unwrap();
+    b.remember(
+        NewMemory::new("new and trivial")
+            .with_scope(s.clone())
+            .with_importance(Importance::new(0.1).unwrap()),
+    )
+    .await
+    .unwrap();
+    let rule = PruneRule {
+        filter: MemoryFilter::scoped(s.clone()),
+        max_importance: 0.3,
+        older_than: Duration::from_secs(30 * 86_400),
+    };
+    let would = b.prune(&rule, true).await.unwrap();
+    assert_eq!(
+        would.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        vec!["old and trivial"]
+    );
+    assert_eq!(
+        b.count(&MemoryFilter::scoped(s.clone())).await.unwrap(),
+        3,
+        "dry run deletes nothing"
+    );
+    let gone = b.prune(&rule, false).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(b.count(&MemoryFilter::scoped(s.clone())).await.unwrap(), 2);
+    assert_eq!(b.stats().await.unwrap().indexed, 2);
+    let bad = PruneRule {
+        max_importance: f64::NAN,
+        ..rule
+    };
+    assert!(b.prune(&bad, true).await.is_err());
+}
+
+#[tokio::test]
+async fn patterns_rank_by_meaning_and_outcome() {
+    let b = mem_brain().await;
+    let s = Scope::user("dev");
+    let fix = |sol: &str| {
+        NewPattern::new(
+            "error_fix",
+            "borrow checker error: cannot borrow as mutable",
+            sol,
+        )
+        .with_language("rust")
+        .with_scope(s.clone())
+    };
+    let good = b
+        .add_pattern(fix("clone the Arc before the closure"))
+        .await
+        .unwrap();
+    // Same scope, type and context: the seed counts a success instead of a new row.
+    let again = b
+        .add_pattern(fix("clone the Arc before the closure"))
+        .await
+        .unwrap();
+    assert!(!again.inserted);
+    let bad = b
+        .add_pattern(
+            NewPattern::new(
+                "error_fix",
+                "borrow checker error: cannot borrow as mutable twice",
+                "use unsafe",
+            )
+            .with_language("rust")
+            .with_scope(s.clone()),
+        )
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        b.pattern_outcome(bad.pattern.id, PatternOutcome::Failure)
+            .await
+            .unwrap();
+    }
+    b.add_pattern(
+        NewPattern::new("feature", "add a CLI flag", "use clap derive").with_scope(s.clone()),
+    )
+    .await
+    .unwrap();
+    let mut q = PatternQuery::new(s.clone(), 5);
+    q.pattern_type = Some("error_fix".into());
+    let found = b
+        .find_similar_patterns("cannot borrow as mutable", &q)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "only error_fix patterns: {found:?}");
+    assert_eq!(
+        found[0].pattern.id, good.pattern.id,
+        "the one that works ranks first"
+    );
+    assert!(found[0].score.outcome > 0.0 && found[1].score.outcome < 0.0);
+    assert!(found[0].success_rate > found[1].success_rate);
+
+    assert!(b.delete_pattern(bad.pattern.id).await.unwrap());
+    let found = b
+        .find_similar_patterns("cannot borrow as mutable", &q)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    // Another user's patterns are not visible.
+    let other = b
+        .find_similar_patterns("cannot borrow", &PatternQuery::new(Scope::user("eve"), 5))
+        .await
+        .unwrap();
+    assert!(other.is_empty());
+}
+
+#[tokio::test]
+async fn context_window_and_working_memory() {
+    let b = mem_brain().await;
+    let s = Scope::user("u").with_session("chat");
+    for i in 0..60 {
+        b.add_message(&s, Role::User, &format!("message {i}"))
+            .await
+            .unwrap();
+    }
+    let w = b.context_window(&s).await.unwrap();
+    assert_eq!(w.len(), 50, "the seed's 50-message window");
+    assert_eq!(w[0].content, "message 10");
+    b.set_working(&s, "goal", serde_json::json!("fix CI"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get_working(&s, "goal").await.unwrap(),
+        Some(serde_json::json!("fix CI"))
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_and_nothing_is_lost() {
+    let b = mem_brain().await;
+    let s = Scope::user("u");
+    b.remember(NewMemory::new("keep me").with_scope(s.clone()))
+        .await
+        .unwrap();
+    // One bad memory in a batch: nothing of the batch is written.
+    let batch = vec![
+        NewMemory::new("fine").with_scope(s.clone()),
+        NewMemory::new("x".repeat(2 << 20)).with_scope(s.clone()),
+    ];
+    let e = b.remember_many(batch).await.unwrap_err();
+    assert_eq!(e.kind(), memory_core::ErrorKind::InvalidInput, "{e}");
+    assert!(
+        b.recall(&RecallQuery::new("", s.clone())).await.is_err(),
+        "empty query"
+    );
+    assert!(
+        b.recall(&RecallQuery::new("q", s.clone()).with_k(0))
+            .await
+            .is_err()
+    );
+    assert!(
+        b.recall(&RecallQuery::new("AND OR NOT \"( *", s.clone()))
+            .await
+            .is_ok(),
+        "FTS syntax is data"
+    );
+    assert_eq!(b.count(&MemoryFilter::scoped(s)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn reopen_uses_snapshot_and_other_handles_see_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file_config(dir.path(), 128);
+    let s = Scope::user("u");
+    {
+        let b = Brain::open(config.clone()).await.unwrap();
+        b.remember(NewMemory::new("the release train leaves on thursdays").with_scope(s.clone()))
+            .await
+            .unwrap();
+        b.close().await.unwrap();
+    }
+    assert!(
+        dir.path().join("vectors").exists(),
+        "close wrote a snapshot"
+    );
+    let a = Brain::open(config.clone()).await.unwrap();
+    let b = Brain::open(config.clone()).await.unwrap();
+    a.remember(NewMemory::new("hotfixes skip the release train").with_scope(s.clone()))
+        .await
+        .unwrap();
+    let hits = b
+        .recall(&RecallQuery::new("hotfixes", s.clone()).with_mode(RecallMode::Vector))
+        .await
+        .unwrap();
+    assert_eq!(
+        hits[0].memory.content, "hotfixes skip the release train",
+        "b sees a's write"
+    );
+    assert_eq!(b.stats().await.unwrap().indexed, 2);
+}
+
+#[tokio::test]
+async fn another_embedder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = Brain::open(file_config(dir.path(), 128)).await.unwrap();
+    b.remember(NewMemory::new("x").with_kind(MemoryKind::fact()))
+        .await
+        .unwrap();
+    b.close().await.unwrap();
+    drop(b);
+    let e = Brain::open(file_config(dir.path(), 256)).await.unwrap_err();
+    assert!(matches!(e, BrainError::EmbedderMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("brain reindex"), "{e}");
+}
+
+#[tokio::test]
+async fn missing_model_names_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = file_config(dir.path(), 128);
+    c.embedder.kind = EmbedderKind::Bert;
+    c.embedder.model_dir = Some(dir.path().join("no-model"));
+    let e = Brain::open(c).await.unwrap_err();
+    assert!(matches!(e, BrainError::ModelMissing { .. }), "{e}");
+    assert!(e.to_string().contains("brain model fetch"), "{e}");
+}
