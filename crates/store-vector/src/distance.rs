@@ -32,29 +32,43 @@ impl WithSimd for Dot<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) -> f32 {
-        let n = self.0.len().min(self.1.len());
-        let (a, a_tail) = S::as_simd_f32s(&self.0[..n]);
-        let (b, b_tail) = S::as_simd_f32s(&self.1[..n]);
-        let zero = simd.splat_f32s(0.0);
-        let (mut c0, mut c1, mut c2, mut c3) = (zero, zero, zero, zero);
-        let (a4, a1) = a.as_chunks::<4>();
-        let (b4, b1) = b.as_chunks::<4>();
-        for (x, y) in a4.iter().zip(b4) {
-            c0 = simd.mul_add_f32s(x[0], y[0], c0);
-            c1 = simd.mul_add_f32s(x[1], y[1], c1);
-            c2 = simd.mul_add_f32s(x[2], y[2], c2);
-            c3 = simd.mul_add_f32s(x[3], y[3], c3);
-        }
-        for (x, y) in a1.iter().zip(b1) {
-            c0 = simd.mul_add_f32s(*x, *y, c0);
-        }
-        let c = simd.add_f32s(simd.add_f32s(c0, c1), simd.add_f32s(c2, c3));
-        let mut sum = simd.reduce_sum_f32s(c);
-        for (x, y) in a_tail.iter().zip(b_tail) {
-            sum += x * y;
-        }
-        sum
+        dot_with(simd, self.0, self.1)
     }
+}
+
+/// [`dot`] at a SIMD level already chosen, for kernels that dispatch once around a
+/// whole loop (the frozen graph search) so that the product inlines into it instead of
+/// costing a dispatched call per vector.
+#[inline(always)]
+pub(crate) fn dot_with<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, a_tail) = S::as_simd_f32s(&a[..n]);
+    let (b, b_tail) = S::as_simd_f32s(&b[..n]);
+    let zero = simd.splat_f32s(0.0);
+    let (mut c0, mut c1, mut c2, mut c3) = (zero, zero, zero, zero);
+    let (a4, a1) = a.as_chunks::<4>();
+    let (b4, b1) = b.as_chunks::<4>();
+    for (x, y) in a4.iter().zip(b4) {
+        c0 = simd.mul_add_f32s(x[0], y[0], c0);
+        c1 = simd.mul_add_f32s(x[1], y[1], c1);
+        c2 = simd.mul_add_f32s(x[2], y[2], c2);
+        c3 = simd.mul_add_f32s(x[3], y[3], c3);
+    }
+    for (x, y) in a1.iter().zip(b1) {
+        c0 = simd.mul_add_f32s(*x, *y, c0);
+    }
+    let c = simd.add_f32s(simd.add_f32s(c0, c1), simd.add_f32s(c2, c3));
+    let mut sum = simd.reduce_sum_f32s(c);
+    for (x, y) in a_tail.iter().zip(b_tail) {
+        sum += x * y;
+    }
+    sum
+}
+
+/// Runs `op` at the CPU's best SIMD level, for kernels that dispatch once themselves.
+#[inline]
+pub(crate) fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+    ARCH.dispatch(op)
 }
 
 /// Cosine distance between unit vectors: `1 - dot`, clamped to `[0, 2]`.

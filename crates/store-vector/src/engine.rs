@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hnsw_rs::prelude::Hnsw;
@@ -12,6 +13,7 @@ use memory_core::{MemoryId, VectorHit};
 use crate::distance::{CosineDistance, similarity};
 use crate::error::{Result, VectorError};
 use crate::filter::{EntryMeta, FilterPlan};
+use crate::frozen::Frozen;
 use crate::params::{HnswParams, MIN_TOMBSTONES_FOR_REBUILD, TOMBSTONE_RATIO_DENOMINATOR};
 use crate::util::{Scored, TopK, read, write};
 
@@ -93,9 +95,15 @@ pub(crate) struct EngineCounts {
 }
 
 pub(crate) struct Engine {
+    /// hnsw_rs's graph: built, linked and persisted by hnsw_rs.
     pub(crate) graph: Graph,
     pub(crate) table: RwLock<Table>,
     pub(crate) params: HnswParams,
+    /// The graph copied into flat arrays, which searches walk (see `frozen.rs`); it
+    /// covers the internal ids below its `len`, and searches scan the rest exactly.
+    frozen: RwLock<Arc<Frozen>>,
+    /// Whether a background freeze is running.
+    freezing: AtomicBool,
 }
 
 /// Turns a panic payload into a message.
@@ -134,23 +142,78 @@ impl Engine {
             graph,
             table: RwLock::new(Table::default()),
             params,
+            frozen: RwLock::new(Arc::new(Frozen::default())),
+            freezing: AtomicBool::new(false),
         })
     }
 
-    /// A graph over `entries` (ids unique), inserted in parallel.
+    /// A graph over `entries` (ids unique), inserted in parallel, and frozen.
     pub(crate) fn build(params: HnswParams, entries: Vec<Prepared>) -> Result<Engine> {
         let engine = Engine::empty(params, entries.len())?;
         engine.insert(entries)?;
+        engine.freeze()?;
         Ok(engine)
     }
 
-    /// An engine over a graph loaded from a snapshot and its table.
+    /// An engine over a graph loaded from a snapshot and its table, frozen. If freezing
+    /// fails the engine still answers correctly (every point is in the exactly searched
+    /// delta) and the next write past the threshold tries again.
     pub(crate) fn from_parts(graph: Graph, table: Table, params: HnswParams) -> Engine {
-        Engine {
+        let engine = Engine {
             graph,
             table: RwLock::new(table),
             params,
+            frozen: RwLock::new(Arc::new(Frozen::default())),
+            freezing: AtomicBool::new(false),
+        };
+        if let Err(e) = engine.freeze() {
+            tracing::warn!(error = %e, "could not freeze the loaded graph; searching it exactly");
         }
+        engine
+    }
+
+    /// Copies the graph's current links into a new frozen layout and installs it.
+    /// Safe while writes go on: it covers the ids published before it started.
+    pub(crate) fn freeze(&self) -> Result<()> {
+        let bound = {
+            let t = read(&self.table);
+            // Writers are serialised, so the pending ids are the tail of the table.
+            t.slots
+                .iter()
+                .position(|s| matches!(s, Slot::Pending))
+                .unwrap_or(t.slots.len())
+        };
+        let frozen = guarded("freezing the graph", || {
+            Frozen::from_graph(&self.graph, bound, self.params.m)
+        })?;
+        let mut current = write(&self.frozen);
+        // A freeze that started earlier but finished later must not undo a newer one.
+        if frozen.len() >= current.len() {
+            *current = Arc::new(frozen);
+        }
+        Ok(())
+    }
+
+    /// Claims the right to run a background freeze when the delta (points past the
+    /// frozen layout) has grown past its threshold; the caller runs [`Engine::freeze`]
+    /// and then [`Engine::freeze_done`].
+    pub(crate) fn claim_freeze(&self) -> bool {
+        let internal = read(&self.table).slots.len();
+        let frozen = Arc::clone(&read(&self.frozen));
+        internal.saturating_sub(frozen.len()) >= frozen.refreeze_after()
+            && !self.freezing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Ends a claim of [`Engine::claim_freeze`].
+    pub(crate) fn freeze_done(&self) {
+        self.freezing.store(false, Ordering::Release);
+    }
+
+    /// Internal ids covered by the frozen layout (the rest are the delta).
+    #[cfg(test)]
+    #[allow(dead_code)]
+    pub(crate) fn frozen_len(&self) -> usize {
+        read(&self.frozen).len()
     }
 
     pub(crate) fn counts(&self) -> EngineCounts {
@@ -335,44 +398,40 @@ impl Engine {
         if p * p * live as f64 <= threshold {
             return self.exact(t, q, k, plan);
         }
-        if accepts_all && t.tombstones == 0 && t.pending == 0 {
-            let found = self.graph.search(q, k, ef.min(internal));
-            let hits = Self::hits(t, found, |_| true);
-            if hits.len() >= k {
-                return hits;
-            }
-            return self.exact(t, q, k, plan);
-        }
+        // Nothing to check per point when nothing can fail the filter and every id is
+        // live; otherwise tombstones and the filter are checked inside the walk.
+        let check = !(accepts_all && t.tombstones == 0 && t.pending == 0);
         let growth = (1.0 / p.max(1e-9)).sqrt().clamp(1.0, MAX_EF_GROWTH);
         let ef = ((ef as f64 * growth).ceil() as usize).clamp(k, internal.max(k));
-        let pass = |iid: &usize| matches!(t.slots.get(*iid), Some(Slot::Live(m)) if plan.passes(m));
-        let found = self.graph.search_filter(q, k, ef, Some(&pass));
-        let hits = Self::hits(t, found, |m| plan.passes(m));
+        let pass = |iid: usize| {
+            !check || matches!(t.slots.get(iid), Some(Slot::Live(m)) if plan.passes(m))
+        };
+        let frozen = Arc::clone(&read(&self.frozen));
+        let d = self.params.dimension;
+        let found = frozen.search(&t.vectors, d, q, ef, &pass, check);
+        let mut top = TopK::new(k);
+        for (dist, iid) in found {
+            top.push(Scored {
+                sim: (1.0 - dist).clamp(-1.0, 1.0),
+                key: iid,
+            });
+        }
+        // The delta: points linked after the layout was frozen, scanned exactly.
+        for iid in frozen.len()..internal {
+            if let Some(Slot::Live(m)) = t.slots.get(iid)
+                && plan.passes(m)
+            {
+                top.push(Scored {
+                    sim: similarity(q, &t.vectors[iid * d..(iid + 1) * d]),
+                    key: iid,
+                });
+            }
+        }
+        let hits = top.into_sorted();
         if hits.len() >= k {
             return hits;
         }
         self.exact(t, q, k, plan)
-    }
-
-    /// Live hits of an HNSW result (the filter re-checked, as a guard), best first.
-    fn hits(
-        t: &Table,
-        found: Vec<hnsw_rs::prelude::Neighbour>,
-        pass: impl Fn(&EntryMeta) -> bool,
-    ) -> Vec<Scored<usize>> {
-        found
-            .into_iter()
-            .filter_map(|n| {
-                let iid = n.get_origin_id();
-                match t.slots.get(iid) {
-                    Some(Slot::Live(m)) if pass(m) => Some(Scored {
-                        sim: (1.0 - n.get_distance()).clamp(-1.0, 1.0),
-                        key: iid,
-                    }),
-                    _ => None,
-                }
-            })
-            .collect()
     }
 
     /// The share of live entries passing the filter, estimated on an evenly spaced
@@ -408,5 +467,137 @@ impl Engine {
             }
         }
         top.into_sorted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distance::normalized;
+    use memory_core::{MemoryFilter, Timestamp};
+    use proptest::prelude::*;
+
+    /// Clustered vectors (a few centres plus noise), deterministic per seed.
+    fn clustered(n: usize, d: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut s = seed | 1;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f32 / (1u64 << 53) as f32 * 2.0 - 1.0
+        };
+        let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..d).map(|_| next()).collect()).collect();
+        (0..n)
+            .map(|i| {
+                let c = &centres[i % centres.len()];
+                c.iter().map(|x| x + 0.5 * next()).collect()
+            })
+            .collect()
+    }
+
+    fn prepared(i: usize, v: &[f32]) -> Prepared {
+        let id = MemoryId::from_bytes((i as u128).to_be_bytes());
+        Prepared {
+            id,
+            vector: normalized(v, v.len(), Some(id)).unwrap(),
+            meta: Arc::new(EntryMeta::bare()),
+        }
+    }
+
+    fn all() -> MemoryFilter {
+        MemoryFilter {
+            include_expired: true,
+            ..MemoryFilter::default()
+        }
+    }
+
+    fn params(d: usize) -> HnswParams {
+        HnswParams::new(d)
+            .with_m(8)
+            .with_ef_construction(64)
+            .with_exact_threshold(0)
+    }
+
+    #[test]
+    fn the_frozen_layout_copies_the_graph() {
+        let vs = clustered(600, 16, 7);
+        let entries = vs.iter().enumerate().map(|(i, v)| prepared(i, v)).collect();
+        let engine = Engine::build(params(16), entries).unwrap();
+        assert_eq!(engine.frozen_len(), 600);
+        let frozen = Arc::clone(&read(&engine.frozen));
+        let points = engine.graph.get_point_indexation();
+        let mut seen = 0;
+        for layer in 0..=usize::from(points.get_max_level_observed()) {
+            for p in points.get_layer_iterator(layer) {
+                let iid = p.get_origin_id();
+                let links = p.get_neighborhood_id();
+                let want: Vec<u32> = links[0].iter().map(|n| n.get_origin_id() as u32).collect();
+                assert_eq!(frozen.base_links(iid), want.as_slice(), "point {iid}");
+                for (l, upper) in links.iter().enumerate().skip(1).take(layer) {
+                    let want: Vec<u32> = upper.iter().map(|n| n.get_origin_id() as u32).collect();
+                    assert_eq!(frozen.upper_links(l, iid), Some(want.as_slice()));
+                }
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 600);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// Points inserted after the freeze (the delta) are found by the exact scan,
+        /// tombstones never come back, and the frozen layout plus the delta agree with
+        /// exact search; freezing again covers everything and still agrees.
+        #[test]
+        fn frozen_layout_plus_delta_agrees_with_exact(
+            n0 in 300usize..700,
+            n1 in 1usize..200,
+            seed in any::<u64>(),
+            dead_every in 3usize..11,
+        ) {
+            let d = 12;
+            let vs = clustered(n0 + n1, d, seed);
+            let first: Vec<Prepared> = (0..n0).map(|i| prepared(i, &vs[i])).collect();
+            let engine = Engine::build(params(d), first).unwrap();
+            for (i, v) in vs.iter().enumerate().skip(n0) {
+                // One at a time, as single upserts arrive; no freeze in between.
+                engine.insert(vec![prepared(i, v)]).unwrap();
+            }
+            prop_assert_eq!(engine.frozen_len(), n0);
+            let dead: Vec<MemoryId> = (0..n0 + n1)
+                .step_by(dead_every)
+                .map(|i| prepared(i, &vs[i]).id)
+                .collect();
+            engine.delete(&dead);
+            let filter = all();
+            let plan = FilterPlan::new(&filter, Timestamp::from_millis(0));
+            let check = |engine: &Engine| -> std::result::Result<(), TestCaseError> {
+                let t = read(&engine.table);
+                let (mut agree, mut total) = (0usize, 0usize);
+                for i in (0..n0 + n1).step_by(7) {
+                    let q = normalized(&vs[i], d, None).unwrap();
+                    let got = engine.search_internal(&q, 10, &plan, 48);
+                    let want = engine.exact(&t, &q, 10, &plan);
+                    prop_assert_eq!(got.len(), want.len());
+                    for g in &got {
+                        prop_assert!(matches!(t.slots[g.key], Slot::Live(_)), "tombstone {} returned", g.key);
+                    }
+                    if i % dead_every != 0 {
+                        // A live point is its own nearest neighbour, frozen or delta.
+                        prop_assert_eq!(got[0].key, i);
+                    }
+                    let want: std::collections::HashSet<usize> = want.iter().map(|s| s.key).collect();
+                    agree += got.iter().filter(|s| want.contains(&s.key)).count();
+                    total += want.len();
+                }
+                prop_assert!(agree as f64 >= 0.95 * total as f64, "recall {agree}/{total}");
+                Ok(())
+            };
+            check(&engine)?;
+            engine.freeze().unwrap();
+            prop_assert_eq!(engine.frozen_len(), n0 + n1);
+            check(&engine)?;
+        }
     }
 }

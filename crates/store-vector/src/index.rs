@@ -287,6 +287,7 @@ impl HnswIndex {
             if let (Some(j), Some(copy)) = (&mut w.journal, copy) {
                 j.push(JournalOp::Upsert(copy));
             }
+            maybe_freeze(&engine);
         }
         self.maybe_rebuild(w, &engine);
         Ok(())
@@ -476,6 +477,27 @@ impl HnswIndex {
     }
 }
 
+/// Starts a background freeze of the engine's graph when enough points have been added
+/// since the last one (searches scan those exactly meanwhile).
+fn maybe_freeze(engine: &Arc<Engine>) {
+    if !engine.claim_freeze() {
+        return;
+    }
+    let e = Arc::clone(engine);
+    let spawned = std::thread::Builder::new()
+        .name("store-vector-freeze".into())
+        .spawn(move || {
+            if let Err(err) = e.freeze() {
+                tracing::warn!(error = %err, "could not freeze the graph; the delta stays exact");
+            }
+            e.freeze_done();
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "could not start a background freeze");
+        engine.freeze_done();
+    }
+}
+
 /// Builds a fresh engine from the live entries, replays the writes that arrived
 /// meanwhile, and swaps it in. The caller has set the journal; this always clears it.
 fn run_rebuild(shared: &Arc<Shared>) -> Result<()> {
@@ -511,6 +533,8 @@ fn rebuild_and_swap(shared: &Arc<Shared>) -> Result<()> {
         };
         replay(&new, ops)?;
     }
+    // Freeze what was replayed so far, still outside the writer lock.
+    new.freeze()?;
     let mut w = lock(&shared.writer);
     let ops = w.journal.as_mut().map(std::mem::take).unwrap_or_default();
     replay(&new, ops)?;

@@ -148,6 +148,7 @@ mod engine;
 mod error;
 mod filter;
 mod flat;
+mod frozen;
 mod index;
 pub mod params;
 mod snapshot;
