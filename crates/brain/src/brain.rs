@@ -702,7 +702,7 @@ impl Brain {
         Ok(write)
     }
 
-    async fn index_pattern(&self, p: &CodePattern) -> Result<Memory> {
+    pub(crate) async fn index_pattern(&self, p: &CodePattern) -> Result<Memory> {
         let mut metadata = Metadata::new()
             .with("pattern_id", p.id)
             .with("pattern_type", p.pattern_type.clone());

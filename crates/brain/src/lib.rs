@@ -54,6 +54,7 @@ pub mod config;
 pub mod engines;
 mod error;
 mod short_term;
+mod transfer;
 
 pub use brain::{
     Brain, BrainBuilder, BrainStats, PATTERN_KIND, PatternMatch, PruneRule, RecallHit, RecallMode,
@@ -62,3 +63,4 @@ pub use brain::{
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
 pub use short_term::InProcessShortTerm;
+pub use transfer::{EXPORT_VERSION, ExportLine, NoProgress, Progress, TransferCounts};

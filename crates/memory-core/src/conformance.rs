@@ -1263,6 +1263,170 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
     assert!(store.write_batch(Vec::new()).await.unwrap().is_empty());
 }
 
+/// Exported records restore exactly (ids, times, counts, outcomes); a taken id or key is
+/// a conflict and the batch holding it writes nothing.
+pub async fn restore_records(store: &dyn LongTermStore) {
+    let scope = Scope::user("alice").with_agent("coder");
+    let t = |ms: i64| Timestamp::from_millis(ms);
+    let records = vec![
+        Record::Preference(Preference {
+            id: 41,
+            scope: scope.clone(),
+            key: "editor".into(),
+            value: json!({"name": "helix", "tabs": false}),
+            category: "tools".into(),
+            created_at: t(1_000),
+            updated_at: t(2_000),
+        }),
+        Record::Project(Project {
+            id: 7,
+            scope: scope.clone(),
+            name: "brain".into(),
+            path: Some("/src/brain".into()),
+            description: None,
+            tech_stack: vec!["rust".into(), "sqlite".into()],
+            status: "paused".into(),
+            created_at: t(3_000),
+            last_accessed: Some(t(4_000)),
+        }),
+        Record::Pattern(CodePattern {
+            id: 99,
+            scope: scope.clone(),
+            pattern_type: "error_fix".into(),
+            context: "E0502 borrow".into(),
+            solution: "clone first".into(),
+            language: Some("rust".into()),
+            success_count: 12,
+            failure_count: 3,
+            created_at: t(5_000),
+            updated_at: t(6_000),
+        }),
+        Record::LearningEvent(LearningEvent {
+            id: 5,
+            scope: scope.clone(),
+            event_type: "success".into(),
+            task_description: "fix CI".into(),
+            outcome: "green".into(),
+            reward: Reward::new(0.75).unwrap(),
+            metadata: Metadata::new().with("tests", 12),
+            created_at: t(7_000),
+        }),
+        Record::Conversation(ConversationSummary {
+            id: 3,
+            scope: scope.clone(),
+            summary: "planned the release".into(),
+            key_decisions: vec!["ship friday".into()],
+            user_feedback: Some("good".into()),
+            created_at: t(8_000),
+        }),
+        Record::Decision(AgentDecision {
+            id: 11,
+            scope: scope.clone(),
+            agent_type: "coder".into(),
+            context: "which db".into(),
+            options: vec!["sqlite".into(), "postgres".into()],
+            chosen_option: "sqlite".into(),
+            reasoning: "embedded".into(),
+            outcome: Some("worked".into()),
+            reward: Some(Reward::new(1.0).unwrap()),
+            created_at: t(9_000),
+            outcome_at: Some(t(10_000)),
+        }),
+    ];
+    let out = store
+        .write_batch(records.iter().cloned().map(WriteOp::Restore).collect())
+        .await
+        .unwrap();
+    assert_eq!(out.len(), records.len());
+    for r in &records {
+        let back = match r {
+            Record::Preference(p) => Record::Preference(
+                store
+                    .get_preference(&p.scope, &p.key)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            ),
+            Record::Project(p) => Record::Project(store.get_project(p.id).await.unwrap().unwrap()),
+            Record::Pattern(p) => Record::Pattern(store.get_pattern(p.id).await.unwrap().unwrap()),
+            Record::LearningEvent(_) => Record::LearningEvent(
+                store
+                    .list_learning_events(&EventQuery {
+                        scope: scope.clone(),
+                        event_type: None,
+                        since: None,
+                        limit: 10,
+                    })
+                    .await
+                    .unwrap()
+                    .remove(0),
+            ),
+            Record::Conversation(_) => Record::Conversation(
+                store
+                    .list_conversations(&scope, 10)
+                    .await
+                    .unwrap()
+                    .remove(0),
+            ),
+            Record::Decision(d) => {
+                Record::Decision(store.get_decision(d.id).await.unwrap().unwrap())
+            }
+        };
+        assert_eq!(&back, r, "{} restores exactly", r.kind());
+    }
+    // New writes after a restore take fresh ids.
+    let p = store
+        .add_project(NewProject {
+            name: "next".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(p.id > 7);
+
+    // A taken id: conflict, and the batch's other write is not kept.
+    let before = store
+        .count_memories(&MemoryFilter::default())
+        .await
+        .unwrap();
+    let e = store
+        .write_batch(vec![
+            WriteOp::PutMemory(NewMemory::new("in the failed batch")),
+            WriteOp::Restore(records[2].clone()),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert_eq!(
+        store
+            .count_memories(&MemoryFilter::default())
+            .await
+            .unwrap(),
+        before
+    );
+    // A taken unique key under a fresh id: conflict too.
+    let Record::Preference(mut p) = records[0].clone() else {
+        unreachable!()
+    };
+    p.id = 1_000;
+    let e = store
+        .write_batch(vec![WriteOp::Restore(Record::Preference(p))])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    // Invalid records are rejected before anything is written.
+    let Record::Pattern(mut bad) = records[2].clone() else {
+        unreachable!()
+    };
+    bad.id = 0;
+    assert_invalid(
+        store
+            .write_batch(vec![WriteOp::Restore(Record::Pattern(bad))])
+            .await,
+        "id 0",
+    );
+}
+
 /// Many concurrent writers through one handle: nothing is lost, no error surfaces.
 pub async fn concurrent_writers(store: Arc<dyn LongTermStore>) {
     let p = store

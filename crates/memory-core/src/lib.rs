@@ -71,7 +71,7 @@ pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,
     DecisionQuery, EventQuery, LearningEvent, NewConversation, NewDecision, NewLearningEvent,
     NewPattern, NewPreference, NewProject, PatternHit, PatternOutcome, PatternQuery, PatternWrite,
-    Preference, Project, RecordId, Reward,
+    Preference, Project, Record, RecordId, Reward,
 };
 pub use scope::{Metadata, MetadataCondition, Scope};
 pub use time::Timestamp;

@@ -51,6 +51,10 @@ pub enum WriteOp {
         /// Its embedding, of the pinned embedder's dimension.
         vector: Vec<f32>,
     },
+    /// Restores an exported record exactly (id, times, counts, outcome). A record with
+    /// the same id, or the same unique key (a preference's scope and key, a pattern's
+    /// scope, type and context), is a [`crate::Error::Conflict`].
+    Restore(Record),
 }
 
 impl WriteOp {
@@ -65,6 +69,7 @@ impl WriteOp {
             WriteOp::RecordLearningEvent(e) => e.validate(),
             WriteOp::AddConversation(c) => c.validate(),
             WriteOp::RecordDecision(d) => d.validate(),
+            WriteOp::Restore(r) => r.validate(),
             WriteOp::PutEmbedding { vector, .. } => {
                 if vector.is_empty() {
                     return Err(crate::ValidationError::Empty { field: "vector" });
@@ -103,6 +108,8 @@ pub enum WriteOutcome {
         /// Its position in the embedding log.
         seq: u64,
     },
+    /// The record was restored.
+    Restored(Record),
 }
 
 /// Counts of what a store holds, for `stats` and health checks.

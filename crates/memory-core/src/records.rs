@@ -553,6 +553,136 @@ pub struct DecisionQuery {
     pub limit: usize,
 }
 
+/// A stored record with everything it holds (ids, times, counts), for a lossless export
+/// and restore. Memories travel as [`crate::Memory`] instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// A preference.
+    Preference(Preference),
+    /// A project.
+    Project(Project),
+    /// A code pattern, with its counts.
+    Pattern(CodePattern),
+    /// A learning event.
+    LearningEvent(LearningEvent),
+    /// A conversation summary.
+    Conversation(ConversationSummary),
+    /// An agent decision, with its outcome.
+    Decision(AgentDecision),
+}
+
+impl Record {
+    /// The record's id.
+    pub fn id(&self) -> RecordId {
+        match self {
+            Record::Preference(r) => r.id,
+            Record::Project(r) => r.id,
+            Record::Pattern(r) => r.id,
+            Record::LearningEvent(r) => r.id,
+            Record::Conversation(r) => r.id,
+            Record::Decision(r) => r.id,
+        }
+    }
+
+    /// What kind of record, for messages (`preference`, `pattern`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::Preference(_) => "preference",
+            Record::Project(_) => "project",
+            Record::Pattern(_) => "pattern",
+            Record::LearningEvent(_) => "learning_event",
+            Record::Conversation(_) => "conversation",
+            Record::Decision(_) => "decision",
+        }
+    }
+
+    /// Checks every field as the corresponding write would, plus the id.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.id() < 1 {
+            return Err(ValidationError::OutOfRange {
+                field: "record id",
+                value: self.id() as f64,
+                min: 1.0,
+                max: i64::MAX as f64,
+            });
+        }
+        match self {
+            Record::Preference(r) => NewPreference {
+                scope: r.scope.clone(),
+                key: r.key.clone(),
+                value: r.value.clone(),
+                category: Some(r.category.clone()),
+            }
+            .validate(),
+            Record::Project(r) => NewProject {
+                scope: r.scope.clone(),
+                name: r.name.clone(),
+                path: r.path.clone(),
+                description: r.description.clone(),
+                tech_stack: r.tech_stack.clone(),
+                status: Some(r.status.clone()),
+            }
+            .validate(),
+            Record::Pattern(r) => {
+                NewPattern {
+                    scope: r.scope.clone(),
+                    pattern_type: r.pattern_type.clone(),
+                    context: r.context.clone(),
+                    solution: r.solution.clone(),
+                    language: r.language.clone(),
+                }
+                .validate()?;
+                for (field, n) in [
+                    ("success_count", r.success_count),
+                    ("failure_count", r.failure_count),
+                ] {
+                    if n > i64::MAX as u64 {
+                        return Err(ValidationError::OutOfRange {
+                            field,
+                            value: n as f64,
+                            min: 0.0,
+                            max: i64::MAX as f64,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            Record::LearningEvent(r) => NewLearningEvent {
+                scope: r.scope.clone(),
+                event_type: r.event_type.clone(),
+                task_description: r.task_description.clone(),
+                outcome: r.outcome.clone(),
+                reward: r.reward,
+                metadata: r.metadata.clone(),
+            }
+            .validate(),
+            Record::Conversation(r) => NewConversation {
+                scope: r.scope.clone(),
+                summary: r.summary.clone(),
+                key_decisions: r.key_decisions.clone(),
+                user_feedback: r.user_feedback.clone(),
+            }
+            .validate(),
+            Record::Decision(r) => {
+                NewDecision {
+                    scope: r.scope.clone(),
+                    agent_type: r.agent_type.clone(),
+                    context: r.context.clone(),
+                    options: r.options.clone(),
+                    chosen_option: r.chosen_option.clone(),
+                    reasoning: r.reasoning.clone(),
+                }
+                .validate()?;
+                if let Some(o) = &r.outcome {
+                    validate::text("outcome", o)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

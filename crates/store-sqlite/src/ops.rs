@@ -1131,6 +1131,175 @@ pub(crate) fn clear_embeddings(c: &Connection) -> Result<()> {
     Ok(())
 }
 
+// ---------- restore (lossless import) ----------
+
+/// Inserts a record exactly as exported. The id or a unique key already taken is a
+/// conflict (checked first, so the message names the record).
+pub(crate) fn restore(c: &Connection, r: Record) -> Result<Record> {
+    r.validate()?;
+    let (table, id) = match &r {
+        Record::Preference(x) => ("user_preferences", x.id),
+        Record::Project(x) => ("projects", x.id),
+        Record::Pattern(x) => ("code_patterns", x.id),
+        Record::LearningEvent(x) => ("learning_events", x.id),
+        Record::Conversation(x) => ("conversations", x.id),
+        Record::Decision(x) => ("agent_decisions", x.id),
+    };
+    let taken = c
+        .prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?"))?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if taken {
+        return Err(SqliteError::Conflict(format!(
+            "{} {id} already exists (restore into an empty brain)",
+            r.kind()
+        )));
+    }
+    let clash = |e: rusqlite::Error| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            SqliteError::Conflict(format!(
+                "{} {id} has the same key as a stored one",
+                r.kind()
+            ))
+        }
+        e => SqliteError::from(e),
+    };
+    match &r {
+        Record::Preference(p) => {
+            let [u, a, s] = scope_params(&p.scope);
+            c.prepare_cached(
+                "INSERT INTO user_preferences (id, scope_user, scope_agent, scope_session, key, \
+                 value, category, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                p.id,
+                u,
+                a,
+                s,
+                p.key,
+                to_json(&p.value),
+                p.category,
+                p.created_at.as_millis(),
+                p.updated_at.as_millis()
+            ])
+            .map_err(clash)?;
+        }
+        Record::Project(p) => {
+            let [u, a, s] = scope_params(&p.scope);
+            c.prepare_cached(
+                "INSERT INTO projects (id, scope_user, scope_agent, scope_session, name, path, \
+                 description, tech_stack, status, created_at, last_accessed) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                p.id,
+                u,
+                a,
+                s,
+                p.name,
+                p.path,
+                p.description,
+                to_json(&p.tech_stack),
+                p.status,
+                p.created_at.as_millis(),
+                p.last_accessed.map(Timestamp::as_millis)
+            ])
+            .map_err(clash)?;
+        }
+        Record::Pattern(p) => {
+            let [u, a, s] = scope_params(&p.scope);
+            c.prepare_cached(
+                "INSERT INTO code_patterns (id, scope_user, scope_agent, scope_session, \
+                 pattern_type, context, solution, language, success_count, failure_count, \
+                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                p.id,
+                u,
+                a,
+                s,
+                p.pattern_type,
+                p.context,
+                p.solution,
+                p.language,
+                i64::try_from(p.success_count).unwrap_or(i64::MAX),
+                i64::try_from(p.failure_count).unwrap_or(i64::MAX),
+                p.created_at.as_millis(),
+                p.updated_at.as_millis()
+            ])
+            .map_err(clash)?;
+        }
+        Record::LearningEvent(e) => {
+            let [u, a, s] = scope_params(&e.scope);
+            c.prepare_cached(
+                "INSERT INTO learning_events (id, scope_user, scope_agent, scope_session, \
+                 event_type, task_description, outcome, reward, metadata, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                e.id,
+                u,
+                a,
+                s,
+                e.event_type,
+                e.task_description,
+                e.outcome,
+                e.reward.get(),
+                e.metadata.to_json_string(),
+                e.created_at.as_millis()
+            ])
+            .map_err(clash)?;
+        }
+        Record::Conversation(n) => {
+            let [u, a, s] = scope_params(&n.scope);
+            c.prepare_cached(
+                "INSERT INTO conversations (id, scope_user, scope_agent, scope_session, summary, \
+                 key_decisions, user_feedback, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                n.id,
+                u,
+                a,
+                s,
+                n.summary,
+                to_json(&n.key_decisions),
+                n.user_feedback,
+                n.created_at.as_millis()
+            ])
+            .map_err(clash)?;
+        }
+        Record::Decision(d) => {
+            let [u, a, s] = scope_params(&d.scope);
+            c.prepare_cached(
+                "INSERT INTO agent_decisions (id, scope_user, scope_agent, scope_session, \
+                 agent_type, decision_context, options_considered, chosen_option, reasoning, \
+                 outcome, reward, created_at, outcome_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                d.id,
+                u,
+                a,
+                s,
+                d.agent_type,
+                d.context,
+                to_json(&d.options),
+                d.chosen_option,
+                d.reasoning,
+                d.outcome,
+                d.reward.map(Reward::get),
+                d.created_at.as_millis(),
+                d.outcome_at.map(Timestamp::as_millis)
+            ])
+            .map_err(clash)?;
+        }
+    }
+    Ok(r)
+}
+
 // ---------- batches and stats ----------
 
 pub(crate) fn apply(c: &Connection, op: WriteOp, now: Timestamp) -> Result<WriteOutcome> {
@@ -1150,6 +1319,7 @@ pub(crate) fn apply(c: &Connection, op: WriteOp, now: Timestamp) -> Result<Write
         WriteOp::PutEmbedding { id, vector } => WriteOutcome::Embedding {
             seq: put_embedding(c, id, &vector)?,
         },
+        WriteOp::Restore(r) => WriteOutcome::Restored(restore(c, r)?),
     })
 }
 

@@ -43,6 +43,7 @@ conformance!(
     conversations,
     decisions,
     batch_is_atomic,
+    restore_records,
     embeddings_round_trip,
     embedding_log,
 );
