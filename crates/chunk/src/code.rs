@@ -110,7 +110,7 @@ impl<'a> Scanner<'a> {
     ) -> Vec<Unit> {
         let mut starts: Vec<(usize, &Item<'_>)> = Vec::new();
         for item in items {
-            let start = floor_boundary(self.text, item.start);
+            let start = line_start_if_indented(self.text, floor_boundary(self.text, item.start));
             if start < range.start || start >= range.end {
                 continue;
             }
@@ -160,7 +160,16 @@ impl<'a> Scanner<'a> {
             _ => None,
         };
         let decl = inner.unwrap_or(node);
-        let (kind, keyword, body_field) = self.describe(decl);
+        let Some((kind, keyword, body_field)) = self.describe(decl) else {
+            // Imports, statements, expressions: no name worth a path element.
+            return Item {
+                start,
+                kind: ChunkKind::Other,
+                label: None,
+                symbol: None,
+                body: None,
+            };
+        };
         let name = self.name_of(decl);
         let label = match (kind, name.as_deref()) {
             (_, _) if decl.kind() == "impl_item" => Some(self.impl_header(decl)),
@@ -186,11 +195,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Kind, label keyword and the field holding members, per node kind.
-    fn describe(&self, node: Node<'_>) -> (ChunkKind, &'static str, Option<&'static str>) {
+    /// Kind, label keyword and the field holding members, for the node kinds that declare
+    /// something; `None` for the rest.
+    fn describe(&self, node: Node<'_>) -> Option<(ChunkKind, &'static str, Option<&'static str>)> {
         use ChunkKind::{Function, Module, Other, Type};
         let kind = node.kind();
-        match self.language {
+        let described = match self.language {
             Language::Rust => match kind {
                 "function_item" | "function_signature_item" => (Function, "fn", None),
                 "struct_item" => (Type, "struct", None),
@@ -205,12 +215,13 @@ impl<'a> Scanner<'a> {
                 "static_item" => (Other, "static", None),
                 "macro_definition" => (Function, "macro_rules!", None),
                 "line_comment" | "block_comment" | "inner_attribute_item" => (Module, "", None),
-                _ => (Other, "", None),
+                "use_declaration" | "extern_crate_declaration" => return None,
+                _ => return None,
             },
             Language::Python => match kind {
                 "function_definition" => (Function, "def", None),
                 "class_definition" => (Type, "class", Some("body")),
-                _ => (Other, "", None),
+                _ => return None,
             },
             Language::JavaScript | Language::TypeScript | Language::Tsx => match kind {
                 "function_declaration" | "generator_function_declaration" => {
@@ -234,7 +245,7 @@ impl<'a> Scanner<'a> {
                         (Other, "const", None)
                     }
                 }
-                _ => (Other, "", None),
+                _ => return None,
             },
             Language::Go => match kind {
                 "function_declaration" | "method_declaration" => (Function, "func", None),
@@ -242,7 +253,7 @@ impl<'a> Scanner<'a> {
                 "const_declaration" => (Other, "const", None),
                 "var_declaration" => (Other, "var", None),
                 "package_clause" => (Module, "package", None),
-                _ => (Other, "", None),
+                _ => return None,
             },
             Language::C | Language::Cpp => match kind {
                 "function_definition" => (Function, "", None),
@@ -253,7 +264,7 @@ impl<'a> Scanner<'a> {
                 "type_definition" | "alias_declaration" => (Type, "typedef", None),
                 "namespace_definition" => (Module, "namespace", Some("body")),
                 "linkage_specification" => (Module, "extern", Some("body")),
-                _ => (Other, "", None),
+                _ => return None,
             },
             Language::Java => match kind {
                 "method_declaration" | "constructor_declaration" => (Function, "", None),
@@ -263,14 +274,15 @@ impl<'a> Scanner<'a> {
                 "record_declaration" => (Type, "record", Some("body")),
                 "annotation_type_declaration" => (Type, "@interface", Some("body")),
                 "package_declaration" => (Module, "package", None),
-                _ => (Other, "", None),
+                _ => return None,
             },
             Language::Markdown
             | Language::Toml
             | Language::Yaml
             | Language::Json
-            | Language::Text => (Other, "", None),
-        }
+            | Language::Text => return None,
+        };
+        Some(described)
     }
 
     /// `const f = () => …` and `let f = function …`.
@@ -294,6 +306,9 @@ impl<'a> Scanner<'a> {
                 .filter(|n| !n.is_empty());
         }
         match node.kind() {
+            "package_clause" | "package_declaration" => node
+                .named_child(0)
+                .map(|n| clean_label(self.node_text(n), MAX_LABEL_CHARS)),
             // Go `type X struct`, JS `const x = …`: the first spec or declarator.
             "type_declaration"
             | "lexical_declaration"
@@ -360,6 +375,17 @@ fn last_named_child(node: Node<'_>) -> Option<Node<'_>> {
 fn base_name(text: &str) -> String {
     let base = text.split('<').next().unwrap_or(text);
     clean_label(base, MAX_LABEL_CHARS)
+}
+
+/// The start of `i`'s line if only whitespace comes before `i` on it, else `i`: an
+/// indented method's unit takes its indentation.
+fn line_start_if_indented(text: &str, i: usize) -> usize {
+    let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+    if text[line_start..i].trim().is_empty() {
+        line_start
+    } else {
+        i
+    }
 }
 
 /// The greatest char boundary at or before `i` (clamped to the text).
