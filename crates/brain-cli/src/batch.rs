@@ -152,7 +152,7 @@ mod tests {
             (r#"{"text":"x","usr":"a"}"#, "usr"),
             (r#"{"text":"x","kind":"a b"}"#, "kind"),
             (r#"{"text":"x","mode":"fuzzy"}"#, "fuzzy"),
-            (r#"{"text":"x","k":-1}"#, "k"),
+            (r#"{"text":"x","k":-1}"#, "-1"),
         ] {
             let e = parse_line(line, &Defaults::default());
             assert!(
