@@ -576,19 +576,22 @@ impl Brain {
                         now,
                     })
                     .await?;
-                let mut out = Vec::with_capacity(hits.len());
-                for h in hits {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = memories.entry(h.id) {
-                        // Deleted since the index caught up: skip it.
-                        match self.store.get_memory(h.id).await? {
-                            Some(m) if query.filter.matches(&m, now) => {
-                                slot.insert(m);
-                            }
-                            _ => continue,
-                        }
+                let missing: Vec<MemoryId> = hits
+                    .iter()
+                    .map(|h| h.id)
+                    .filter(|id| !memories.contains_key(id))
+                    .collect();
+                for m in self.store.get_memories(&missing).await? {
+                    // Changed or deleted since the index caught up: judged again here.
+                    if query.filter.matches(&m, now) {
+                        memories.insert(m.id, m);
                     }
-                    out.push((h.id, h.similarity));
                 }
+                let out: Vec<(MemoryId, f32)> = hits
+                    .into_iter()
+                    .filter(|h| memories.contains_key(&h.id))
+                    .map(|h| (h.id, h.similarity))
+                    .collect();
                 out
             }
         };

@@ -65,6 +65,18 @@ pub async fn memory_round_trip(store: &dyn LongTermStore) {
         .expect("stored memory is readable");
     assert_eq!(got, stored);
     assert_eq!(store.get_memory(MemoryId::new()).await.unwrap(), None);
+    let other = store.put_memory(NewMemory::new("another")).await.unwrap();
+    let many = store
+        .get_memories(&[other.id, MemoryId::new(), stored.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        many,
+        vec![other.clone(), stored.clone()],
+        "in order, missing left out"
+    );
+    assert!(store.get_memories(&[]).await.unwrap().is_empty());
+    store.delete_memory(other.id).await.unwrap();
 
     // Caller-chosen ids and times (an import) are kept exactly.
     let id = MemoryId::new();

@@ -161,6 +161,18 @@ pub trait LongTermStore: Send + Sync {
     /// The memory with this id, expired or not.
     async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>>;
 
+    /// The stored memories among `ids`, in the order of `ids`, missing ones left out.
+    /// Backends should override this one-by-one default with a single query.
+    async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = self.get_memory(*id).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// Applies `patch` to a memory; [`crate::Error::NotFound`] when there is none.
     async fn update_memory(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory>;
 

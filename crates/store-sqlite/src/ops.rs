@@ -222,6 +222,29 @@ pub(crate) fn get_memory(c: &Connection, id: MemoryId) -> Result<Option<Memory>>
     .map_err(corrupt("memory"))
 }
 
+/// The stored memories among `ids`, in the order of `ids` (missing ones left out).
+pub(crate) fn get_memories(c: &Connection, ids: &[MemoryId]) -> Result<Vec<Memory>> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    // SQLite's default limit on bound parameters is 32766; stay well under it.
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {MEMORY_COLS} FROM memories m WHERE m.id IN ({marks})"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params_from_iter(chunk.iter().map(|id| id.to_bytes())),
+                memory_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(corrupt("memory"))?;
+        for m in rows {
+            found.insert(m.id, m);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
 pub(crate) fn update_memory(
     c: &Connection,
     id: MemoryId,

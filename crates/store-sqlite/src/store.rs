@@ -332,6 +332,11 @@ impl LongTermStore for SqliteStore {
         self.read(move |c, _| ops::get_memory(c, id)).await
     }
 
+    async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>> {
+        let ids = ids.to_vec();
+        self.read(move |c, _| ops::get_memories(c, &ids)).await
+    }
+
     async fn update_memory(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory> {
         patch.validate()?;
         self.write(move |c, now| ops::update_memory(c, id, patch, now))
