@@ -682,3 +682,42 @@ fn every_command_has_help() {
     assert!(b.run(&["--version"]).ok().starts_with("brain "));
     assert!(!b.data().exists(), "help opens no brain");
 }
+
+#[test]
+fn concurrent_processes_share_one_brain() {
+    let b = TestBrain::new();
+    b.run(&["init"]).ok();
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let b = &b;
+            s.spawn(move || {
+                for j in 0..3 {
+                    b.remember(&format!("writer {i} note {j} about lanterns"), &[]);
+                }
+            });
+        }
+    });
+    assert_eq!(b.stats()["store"]["memories"], 12);
+    assert_eq!(b.stats()["indexed"], 12);
+    assert_eq!(b.recall("lanterns", &["-k", "50"]).len(), 12);
+}
+
+#[test]
+fn a_missing_model_is_fetched_unless_offline() {
+    let mut b = TestBrain::new();
+    b.hashing = false;
+    let cache = b.path("cache");
+    let run = b
+        .command()
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["remember", "needs a model"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3), "{run:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("--offline") && stderr.contains("brain model fetch"),
+        "{stderr}"
+    );
+    assert!(!b.data().exists(), "nothing was created");
+}
