@@ -5,9 +5,12 @@
 //! 100k x 384), and real sentence embeddings of `shared/data/rustdoc-sentences.txt` made by
 //! our own BERT embedder (the last 1,000 lines are the queries). For each, the peers'
 //! script writes `base.npy`, `queries.npy` and the exact top-10 `gt.npy`, and prints its
-//! figures; store-vector's `ann` example then runs on the very same files. The table reports build
+//! figures; store-vector's `ann` example (the real `HnswIndex` build and search path, with
+//! the default parameters) then runs on the very same files. The table reports build
 //! time and single-thread QPS at recall@10 >= 0.95 and >= 0.99 (the best QPS among the
-//! ef settings that reach it), with ratios to hnswlib.
+//! ef settings that reach it: ours tries a finer ef grid than peers_ann.py's
+//! 32/64/128/256, and the chosen ef is printed beside each figure), with ratios to
+//! hnswlib.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -183,6 +186,8 @@ fn compare(name: &str, peers: &Value, ours: &Value) -> Value {
         "set": name,
         "n": peers["N"], "dim": peers["D"], "queries": peers["Q"],
         "build_threads_brain": ours["build_threads"],
+        "brain_m": ours["m"],
+        "brain_ef_construction": ours["ef_construction"],
         "systems": systems,
     })
 }
@@ -199,6 +204,10 @@ fn print(report: &Value) {
         report["dim"],
         report["queries"],
         report["build_threads_brain"]
+    );
+    println!(
+        "brain: m {}, ef_construction {}; peers (peers_ann.py): M 16, efConstruction 200",
+        report["brain_m"], report["brain_ef_construction"]
     );
     println!(
         "{:<8} {:>9} {:>7}   {:>22} {:>7}   {:>22} {:>7}",

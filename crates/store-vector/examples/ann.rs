@@ -1,6 +1,11 @@
-//! ANN benchmark driver: builds a [`BareIndex`] from `base.npy` in bulk (both cores), runs
+//! ANN benchmark driver: builds an [`HnswIndex`] from `base.npy` in bulk (both cores), runs
 //! the queries of `queries.npy` one at a time on one thread at several `ef`, and reports
 //! build time, QPS and recall@k against `gt.npy`.
+//!
+//! It measures the product's own path: [`HnswIndex::build`] and
+//! [`HnswIndex::search_with_ef_blocking`] with an empty filter (exactly what an unfiltered
+//! [`HnswIndex::search_blocking`] runs, `ef` aside), with the default parameters unless
+//! `--m` or `--ef-construction` say otherwise.
 //!
 //! The files are what `shared/bench/peers_ann.py N D Q DIR` writes (float32 base and
 //! queries, integer ground truth), so our figures sit beside hnswlib's, faiss's and
@@ -8,7 +13,7 @@
 //!
 //! ```text
 //! cargo run --release -p store-vector --example ann -- --data /tmp/ann \
-//!     [--m 16] [--ef-construction 200] [--ef 16,32,64,128,256] [--k 10] [--json]
+//!     [--m 16] [--ef-construction 150] [--ef 16,32,64,128,256] [--k 10] [--json]
 //! ```
 //!
 //! `--json` prints `{"build_s", "build_threads", "runs": [{"ef", "qps", "recall"}], …}`,
@@ -19,7 +24,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use store_vector::BareIndex;
+use memory_core::{
+    MemoryFilter, MemoryId, MemoryKind, Metadata, Scope, Timestamp, VectorEntry, VectorQuery,
+};
+use store_vector::{HnswIndex, HnswParams};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -133,8 +141,8 @@ struct Args {
 fn args() -> Res<Args> {
     let mut a = Args {
         data: PathBuf::from("/tmp/ann"),
-        m: 16,
-        ef_construction: 200,
+        m: HnswParams::new(1).m,
+        ef_construction: HnswParams::new(1).ef_construction,
         efs: vec![10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512],
         k: 10,
         json: false,
@@ -181,7 +189,25 @@ fn main() -> Res<()> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let t = Instant::now();
     let cpu = cpu_seconds();
-    let index = BareIndex::build(&rows, a.m, a.ef_construction)?;
+    let dimension = rows.first().map_or(0, Vec::len);
+    let params = HnswParams::new(dimension)
+        .with_m(a.m)
+        .with_ef_construction(a.ef_construction)
+        .with_max_elements(rows.len().max(1));
+    let entries: Vec<VectorEntry> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| VectorEntry {
+            id: MemoryId::from_bytes((i as u128).to_be_bytes()),
+            vector: r.clone(),
+            scope: Scope::global(),
+            kind: MemoryKind::default(),
+            metadata: Metadata::new(),
+            created_at: Timestamp::from_millis(0),
+            expires_at: None,
+        })
+        .collect();
+    let index = HnswIndex::build(params, entries)?;
     let build_s = t.elapsed().as_secs_f64();
     let build_cpu_s = cpu.zip(cpu_seconds()).map_or(f64::NAN, |(a, b)| b - a);
     if !a.json {
@@ -193,14 +219,24 @@ fn main() -> Res<()> {
             a.ef_construction
         );
     }
+    let now = Timestamp::now();
     let mut runs = Vec::new();
     for &ef in &a.efs {
         let t = Instant::now();
         let cpu = cpu_seconds();
         let mut hits = 0usize;
         for (q, want) in qs.iter().zip(&truth) {
-            let got = index.search(q, k, ef)?;
-            hits += got.iter().filter(|(row, _)| want.contains(row)).count();
+            let query = VectorQuery {
+                vector: q.clone(),
+                k,
+                filter: MemoryFilter::default(),
+                now,
+            };
+            let got = index.search_with_ef_blocking(&query, ef)?;
+            hits += got
+                .iter()
+                .filter(|h| want.contains(&(u128::from_be_bytes(h.id.to_bytes()) as usize)))
+                .count();
         }
         let secs = t.elapsed().as_secs_f64();
         let cpu_secs = cpu.zip(cpu_seconds()).map_or(f64::NAN, |(a, b)| b - a);

@@ -36,7 +36,11 @@ pub struct HnswParams {
     /// Links per node on the upper layers (twice as many on the base layer), `2..=255`.
     /// More links: better recall, slower builds, more memory. Default 16.
     pub m: usize,
-    /// Candidates examined per insertion, `1..=16384`. Default 200.
+    /// Candidates examined per insertion, `1..=16384`. Default 150: chosen by
+    /// measurement (see the crate's README) as the cheapest build whose graph still
+    /// reaches recall@10 0.95 at `ef` 32 and 0.99 at `ef` 64 on 100k × 384 clustered
+    /// vectors, so that a bulk build on two cores stays within hnswlib's single-thread
+    /// build time at efConstruction 200.
     pub ef_construction: usize,
     /// Candidates examined per search (raised to `k` when `k` is larger, and for selective
     /// filters), `1..=16384`. Default 64.
@@ -57,13 +61,13 @@ pub struct HnswParams {
 }
 
 impl HnswParams {
-    /// The defaults for vectors of `dimension`: m 16, ef_construction 200, ef_search 64,
+    /// The defaults for vectors of `dimension`: m 16, ef_construction 150, ef_search 64,
     /// max_elements 10 million, exact_threshold 5000.
     pub fn new(dimension: usize) -> Self {
         HnswParams {
             dimension,
             m: 16,
-            ef_construction: 200,
+            ef_construction: 150,
             ef_search: 64,
             max_elements: 10_000_000,
             exact_threshold: 5_000,
