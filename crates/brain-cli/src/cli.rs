@@ -42,6 +42,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// TOML configuration file.
     #[arg(long, global = true, value_name = "FILE", env = "BRAIN_CONFIG")]
@@ -67,6 +68,7 @@ pub struct GlobalArgs {
 /// matches any value when reading, and leaves the record unowned on that part when
 /// writing.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Scope (the owner; when reading, a part left out matches any)")]
 pub struct ScopeArgs {
     /// The user.
     #[arg(long, value_name = "U")]
@@ -74,13 +76,14 @@ pub struct ScopeArgs {
     /// The agent.
     #[arg(long, value_name = "A")]
     pub agent: Option<String>,
-    /// The session.
+    /// The session (a run or conversation).
     #[arg(long, value_name = "S")]
     pub session: Option<String>,
 }
 
 /// Conditions on memories, beside the scope.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Filters")]
 pub struct FilterArgs {
     /// Only memories of this kind (repeat for any of several).
     #[arg(long = "kind", value_name = "K")]
