@@ -396,6 +396,33 @@ impl Brain {
         Ok(out)
     }
 
+    /// Deletes and stores memories in one store transaction (the new ones embedded
+    /// first), then catches the index up: a replaced document is never half old, half new.
+    pub(crate) async fn replace_atomically(
+        &self,
+        mut ops: Vec<WriteOp>,
+        memories: Vec<NewMemory>,
+    ) -> Result<()> {
+        for m in &memories {
+            m.validate()?;
+        }
+        for chunk in memories.chunks(BATCH) {
+            let texts: Vec<String> = chunk.iter().map(embedding_text).collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            for (m, v) in chunk.iter().zip(vectors) {
+                let id = m.id.ok_or_else(|| {
+                    BrainError::Config("replace_atomically needs memories with ids".into())
+                })?;
+                ops.push(WriteOp::PutMemory(m.clone()));
+                ops.push(WriteOp::PutEmbedding { id, vector: v });
+            }
+        }
+        if !ops.is_empty() {
+            self.store.write_batch(ops).await?;
+        }
+        self.sync_index().await
+    }
+
     /// A memory by id.
     pub async fn get(&self, id: MemoryId) -> Result<Option<Memory>> {
         Ok(self.store.get_memory(id).await?)

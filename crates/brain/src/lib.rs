@@ -53,6 +53,7 @@ mod brain;
 pub mod config;
 pub mod engines;
 mod error;
+mod ingest;
 mod short_term;
 mod transfer;
 
@@ -62,5 +63,6 @@ pub use brain::{
 };
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
+pub use ingest::{FileOutcome, IngestReport};
 pub use short_term::InProcessShortTerm;
 pub use transfer::{EXPORT_VERSION, ExportLine, NoProgress, Progress, TransferCounts};

@@ -1,0 +1,137 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The documentation collection: ingest, re-ingest, removal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use brain::{Brain, FileOutcome, NoProgress, RecallMode, RecallQuery, engines};
+use memory_core::{MemoryFilter, MemoryKind, Scope};
+
+async fn brain() -> Brain {
+    Brain::builder()
+        .store(engines::sqlite_in_memory().unwrap())
+        .embedder(Arc::new(embed::HashingEmbedder::new(384).unwrap()))
+        .build()
+        .await
+        .unwrap()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::test]
+async fn ingest_this_repository_and_find_the_right_chunk() {
+    let b = brain().await;
+    let s = Scope::user("dev");
+    let paths = [repo().join("docs"), repo().join("crates/memory-core/src")];
+    let r = b.ingest_paths(&paths, &s, &NoProgress).await.unwrap();
+    assert!(r.added >= 10 && r.chunks > r.added, "{r:?}");
+    let hits = b
+        .recall(
+            &RecallQuery::new(
+                "pub fn fuse reciprocal rank fusion keyword vector",
+                s.clone(),
+            )
+            .with_k(5),
+        )
+        .await
+        .unwrap();
+    let top = &hits[0].memory;
+    assert_eq!(top.kind, MemoryKind::doc_chunk());
+    assert!(
+        top.metadata
+            .get("path")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .ends_with("fusion.rs"),
+        "{:?}",
+        hits.iter()
+            .map(|h| h.memory.metadata.get("path"))
+            .collect::<Vec<_>>()
+    );
+    // Unchanged files are not rewritten.
+    let again = b.ingest_paths(&paths, &s, &NoProgress).await.unwrap();
+    assert_eq!(
+        (again.added, again.replaced, again.unchanged),
+        (0, 0, r.added)
+    );
+    assert_eq!(again.chunks, 0);
+}
+
+#[tokio::test]
+async fn changed_files_are_replaced_and_removed_files_dropped() {
+    let b = brain().await;
+    let s = Scope::global();
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.md");
+    std::fs::write(&a, "# Deploy\n\nWe deploy with ansible on tuesdays.\n\n# Rollback\n\nRoll back with the previous tag.\n").unwrap();
+    std::fs::write(
+        dir.path().join("b.rs"),
+        "/// Parses the port.\nfn parse_port(s: &str) -> u16 { s.parse().unwrap_or(80) }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("blob.bin"), [0u8, 159, 146, 150, 0, 1]).unwrap();
+    std::fs::write(dir.path().join(".gitignore"), "ignored.md\n").unwrap();
+    std::fs::write(
+        dir.path().join("ignored.md"),
+        "# Secret\n\nnot for the brain\n",
+    )
+    .unwrap();
+    let r = b
+        .ingest_paths(&[dir.path().to_path_buf()], &s, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.added, 2, "{r:?}");
+    assert_eq!(r.skipped.len(), 1, "the binary file: {r:?}");
+    let docs = MemoryFilter::scoped(s.clone()).with_kind(MemoryKind::doc_chunk());
+    let before = b.count(&docs).await.unwrap();
+    assert!(before >= 2);
+    let kw = |q: &str| RecallQuery::new(q, s.clone()).with_mode(RecallMode::Keyword);
+    assert!(
+        b.recall(&kw("secret")).await.unwrap().is_empty(),
+        "gitignored file not ingested"
+    );
+
+    // Change a.md: its chunks are replaced, the old text is gone.
+    std::fs::write(&a, "# Deploy\n\nWe deploy with nomad on fridays.\n").unwrap();
+    let r = b
+        .ingest_paths(&[dir.path().to_path_buf()], &s, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((r.replaced, r.unchanged), (1, 1), "{r:?}");
+    assert!(b.recall(&kw("ansible")).await.unwrap().is_empty());
+    let hits = b.recall(&kw("nomad")).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].memory.metadata.get("start_line").unwrap(), 1);
+
+    // Delete b.rs: its chunks go on the next ingest of the directory.
+    std::fs::remove_file(dir.path().join("b.rs")).unwrap();
+    let r = b
+        .ingest_paths(&[dir.path().to_path_buf()], &s, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.removed_files, 1);
+    assert!(b.recall(&kw("parse_port")).await.unwrap().is_empty());
+    let st = b.stats().await.unwrap();
+    assert_eq!(
+        st.indexed as u64, st.store.memories,
+        "index agrees with the store"
+    );
+
+    // A path that does not exist is a clear error.
+    let e = b
+        .ingest_paths(&[dir.path().join("nope")], &s, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("nope"), "{e}");
+    // Single files work too, and report Unchanged through ingest_document.
+    let key = a.canonicalize().unwrap();
+    let text = std::fs::read_to_string(&a).unwrap();
+    let out = b
+        .ingest_document(&key, "a.md", dir.path(), &text, &s)
+        .await
+        .unwrap();
+    assert_eq!(out, FileOutcome::Unchanged);
+}
