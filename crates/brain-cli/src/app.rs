@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 use crate::batch;
 use crate::cli::{
     Command, ConversationCommand, DecisionCommand, EventArgs, EventsArgs, FilterArgs, ForgetArgs,
-    GlobalArgs, ModelCommand, PatternCommand, PrefCommand, ProjectCommand, PruneArgs, RecallArgs,
-    RememberArgs, ScopeArgs,
+    GlobalArgs, IngestArgs, ModelCommand, PatternCommand, PrefCommand, ProjectCommand, PruneArgs,
+    RecallArgs, RememberArgs, ScopeArgs,
 };
 use crate::exit::{CliError, Exit};
 use crate::output::{self, Out};
@@ -180,6 +180,7 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> 
         Command::Decision(c) => decision(ctx, c).await,
         Command::Conversation(c) => conversation(ctx, c).await,
         Command::Stats => stats(ctx).await,
+        Command::Ingest(a) => ingest(ctx, a).await,
         Command::Export { file } => export(ctx, file).await,
         Command::Import { file } => import(ctx, file).await,
         Command::Reindex => reindex(ctx).await,
@@ -314,7 +315,48 @@ async fn model_fetch(ctx: &Ctx, force: bool, dest: Option<PathBuf>) -> anyhow::R
     })
 }
 
-// ---- export, import, reindex ------------------------------------------------------------
+// ---- ingest, export, import, reindex ----------------------------------------------------
+
+async fn ingest(ctx: &Ctx, a: IngestArgs) -> anyhow::Result<()> {
+    for p in &a.paths {
+        if !p.exists() {
+            return Err(CliError::NotFound {
+                what: p.display().to_string(),
+                hint: "give existing files or directories; nothing was ingested".into(),
+            }
+            .into());
+        }
+    }
+    let scope = scope_of(&a.scope);
+    ctx.with_brain(Need::Create, async |brain| {
+        let bar = Bar::new(ctx.global.quiet);
+        let report = brain.ingest_paths(&a.paths, &scope, &bar).await?;
+        ctx.out.either(&report, || {
+            let files = report.added + report.replaced + report.unchanged;
+            let mut lines = vec![format!(
+                "ingested {files} files ({} new, {} changed, {} unchanged) into {} chunks",
+                report.added, report.replaced, report.unchanged, report.chunks
+            )];
+            if report.removed_files > 0 {
+                lines.push(format!(
+                    "removed the chunks of {} files no longer there",
+                    report.removed_files
+                ));
+            }
+            if !report.skipped.is_empty() {
+                lines.push(format!("skipped {} files:", report.skipped.len()));
+                for (path, why) in report.skipped.iter().take(20) {
+                    lines.push(format!("  {}: {why}", path.display()));
+                }
+                if report.skipped.len() > 20 {
+                    lines.push(format!("  … and {} more", report.skipped.len() - 20));
+                }
+            }
+            lines
+        })
+    })
+    .await
+}
 
 async fn export(ctx: &Ctx, file: Option<PathBuf>) -> anyhow::Result<()> {
     let file = file.filter(|f| f != Path::new("-"));

@@ -129,6 +129,11 @@ pub enum Command {
     Conversation(ConversationCommand),
     /// What the brain holds: counts, index and embedder.
     Stats,
+    /// Add files and directories (recursively) to the documentation collection: markdown
+    /// split at headings, source code at functions, each chunk a `doc_chunk` memory.
+    /// Re-ingesting replaces changed files and drops removed ones; `.gitignore` is
+    /// honoured; binary and oversized files are skipped.
+    Ingest(IngestArgs),
     /// Write every memory and record as JSONL (lossless: ids, scopes, metadata, times,
     /// counts) to FILE, or to stdout.
     Export {
@@ -170,6 +175,17 @@ pub struct RememberArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration)]
     pub ttl: Option<Duration>,
     /// The owner.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// `brain ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files and directories to ingest.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The owner of the chunks.
     #[command(flatten)]
     pub scope: ScopeArgs,
 }

@@ -721,3 +721,79 @@ fn a_missing_model_is_fetched_unless_offline() {
     );
     assert!(!b.data().exists(), "nothing was created");
 }
+
+#[test]
+fn ingest_a_real_directory_then_recall_the_right_chunk() {
+    let b = TestBrain::new();
+    // A copy of this crate's sources, so the test can change and remove files.
+    let src = b.path("src");
+    std::fs::create_dir(&src).unwrap();
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "README.md",
+        "src/parse.rs",
+        "src/batch.rs",
+        "src/exit.rs",
+        "src/cli.rs",
+    ] {
+        let to = src.join(std::path::Path::new(name).file_name().unwrap());
+        std::fs::copy(here.join(name), to).unwrap();
+    }
+    let report = b
+        .run(&["--json", "ingest", src.to_str().unwrap(), "--user", "dev"])
+        .json();
+    assert_eq!(report["added"], 5, "{report}");
+    assert!(report["chunks"].as_u64().unwrap() > 10, "{report}");
+
+    let hit = |query: &str| {
+        let hits = b
+            .run(&[
+                "--json",
+                "recall",
+                query,
+                "--kind",
+                "doc_chunk",
+                "--user",
+                "dev",
+                "-k",
+                "1",
+            ])
+            .json();
+        hits[0]["memory"]["metadata"].clone()
+    };
+    let md = hit("durations largest units first formatter");
+    assert!(md["path"].as_str().unwrap().ends_with("parse.rs"), "{md}");
+    assert!(md["start_line"].as_u64().unwrap() >= 1, "{md}");
+    let md = hit("exit codes conflict unavailable");
+    let path = md["path"].as_str().unwrap();
+    assert!(
+        path.ends_with("exit.rs") || path.ends_with("README.md"),
+        "{md}"
+    );
+
+    // Re-ingest: unchanged files are skipped, a changed one replaced, a removed one dropped.
+    std::fs::write(
+        src.join("batch.rs"),
+        "//! Batches now hold only albatross facts.\n",
+    )
+    .unwrap();
+    std::fs::remove_file(src.join("cli.rs")).unwrap();
+    let again = b
+        .run(&["--json", "ingest", src.to_str().unwrap(), "--user", "dev"])
+        .json();
+    assert_eq!(
+        (
+            again["added"].clone(),
+            again["replaced"].clone(),
+            again["unchanged"].clone()
+        ),
+        (0.into(), 1.into(), 3.into()),
+        "{again}"
+    );
+    assert_eq!(again["removed_files"], 1, "{again}");
+    let md = hit("albatross");
+    assert!(md["path"].as_str().unwrap().ends_with("batch.rs"), "{md}");
+
+    b.run(&["ingest", b.path("no-such-dir").to_str().unwrap()])
+        .fails(3, "no-such-dir");
+}
