@@ -59,7 +59,9 @@ pub fn configured_embedder(config: &BrainConfig) -> crate::Result<Arc<dyn Embedd
         EmbedderKind::Bert => {
             let dir = match &config.embedder.model_dir {
                 Some(d) => d.clone(),
-                None => embed::resolve_model_dir(None)?,
+                // Not `resolve_model_dir`, which fails on a missing model before the
+                // check below can name the fetch command.
+                None => embed::default_model_dir()?,
             };
             if !dir.join("config.json").is_file() {
                 return Err(BrainError::ModelMissing { dir });

@@ -198,7 +198,12 @@ impl HnswIndex {
             Ok(None) => "no snapshot".to_owned(),
             Err(e) => e.to_string(),
         };
-        tracing::warn!(%reason, "not using a vector index snapshot; rebuilding from the embedding store");
+        if reason == "no snapshot" {
+            // A new brain, or one never closed: expected, not worth a warning.
+            tracing::info!("no vector index snapshot yet; building from the embedding store");
+        } else {
+            tracing::warn!(%reason, "not using a vector index snapshot; rebuilding from the embedding store");
+        }
         let (engine, seq) = build_from_store(params, store).await?;
         let index = Self::from_engine(engine, seq, OpenedFrom::Rebuilt { reason });
         index.catch_up(store).await?;
