@@ -84,9 +84,7 @@ pub(crate) fn units(text: &str) -> Unit {
 
     let mut root = Unit::leaf(0..text.len(), Vec::new(), ChunkKind::Section);
     root.split_always = true;
-    root.breaks = block_starts.clone();
     fences.sort_unstable();
-    root.atomic = fences.clone();
 
     let mut stack: Vec<(u8, String)> = Vec::new();
     let mut sections: Vec<Unit> = Vec::new();
@@ -118,15 +116,24 @@ pub(crate) fn units(text: &str) -> Unit {
         sections.push(section);
     }
     for section in &mut sections {
-        section.breaks = block_starts
-            .iter()
-            .copied()
-            .filter(|b| section.range.contains(b))
-            .collect();
-        section.atomic = fences.clone();
+        section.breaks = within(&block_starts, &section.range);
+        section.atomic = within(&fences, &section.range);
     }
+    let preamble = 0..sections.first().map_or(text.len(), |s| s.range.start);
+    root.breaks = within(&block_starts, &preamble);
+    root.atomic = within(&fences, &preamble);
     root.children = sections;
     root
+}
+
+/// The sorted positions in `sorted` that lie inside `range`.
+fn within(sorted: &[usize], range: &std::ops::Range<usize>) -> Vec<usize> {
+    let from = sorted.partition_point(|&p| p < range.start);
+    let to = sorted.partition_point(|&p| p < range.end);
+    sorted
+        .get(from..to)
+        .map(<[usize]>::to_vec)
+        .unwrap_or_default()
 }
 
 fn level_number(level: HeadingLevel) -> u8 {

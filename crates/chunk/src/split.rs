@@ -55,13 +55,61 @@ impl Unit {
     }
 }
 
-/// One labelled member of a piece (a piece has several after merging).
+/// What a piece holds: kept in O(depth) space however many units were merged into it.
+///
+/// A merged piece's heading path is the common prefix of its members' paths, leaving out a
+/// member whose path is a proper prefix of the next member's (the head of a section adds
+/// nothing that the path of the content right after it does not already say). Its kind and
+/// symbol are those of its largest member (the first on ties).
 #[derive(Debug, Clone)]
-struct Member {
-    path: Vec<String>,
+struct Label {
+    /// Common prefix of the counted members' paths, all but the last member; `None` if
+    /// there is only one member.
+    prefix: Option<Vec<String>>,
+    /// The last member's path.
+    last: Vec<String>,
     kind: ChunkKind,
     symbol: Option<String>,
-    chars: usize,
+    /// Chars of the largest member.
+    dominant_chars: usize,
+}
+
+impl Label {
+    fn path(&self) -> Vec<String> {
+        lcp(self.prefix.as_deref(), &self.last)
+    }
+
+    /// The label of `self` followed by `next`.
+    fn join(&self, next: &Label, next_first: &[String]) -> Label {
+        let last_is_head = next_first.len() > self.last.len() && next_first.starts_with(&self.last);
+        let mut prefix = self.prefix.clone();
+        if !last_is_head {
+            prefix = Some(lcp(prefix.as_deref(), &self.last));
+        }
+        if let Some(next_prefix) = &next.prefix {
+            prefix = Some(lcp(prefix.as_deref(), next_prefix));
+        }
+        let (kind, symbol, dominant_chars) = if next.dominant_chars > self.dominant_chars {
+            (next.kind, next.symbol.clone(), next.dominant_chars)
+        } else {
+            (self.kind, self.symbol.clone(), self.dominant_chars)
+        };
+        Label {
+            prefix,
+            last: next.last.clone(),
+            kind,
+            symbol,
+            dominant_chars,
+        }
+    }
+}
+
+/// The common prefix of `a` (if any) and `b`.
+fn lcp(a: Option<&[String]>, b: &[String]) -> Vec<String> {
+    match a {
+        None => b.to_vec(),
+        Some(a) => b[..common_prefix(a, b)].to_vec(),
+    }
 }
 
 /// A candidate chunk: a trimmed range and what it is.
@@ -69,7 +117,9 @@ struct Member {
 struct Piece {
     range: Range<usize>,
     chars: usize,
-    members: Vec<Member>,
+    label: Label,
+    /// The first member's path.
+    first: Vec<String>,
     /// A later piece of a cut unit: its start is pulled back by the overlap.
     extend: bool,
     /// The first of several pieces of a cut unit: it holds the unit's start (a heading, a
@@ -131,17 +181,19 @@ fn emit_leaf(ctx: &mut Ctx<'_>, unit: &Unit, range: Range<usize>) {
         return;
     };
     let chars = char_len(text, trimmed.clone());
-    let member = |chars| Member {
-        path: unit.path.clone(),
+    let label = |chars| Label {
+        prefix: None,
+        last: unit.path.clone(),
         kind: unit.kind,
         symbol: unit.symbol.clone(),
-        chars,
+        dominant_chars: chars,
     };
     if chars <= options.max_chars {
         ctx.pieces.push(Piece {
             range: trimmed,
             chars,
-            members: vec![member(chars)],
+            label: label(chars),
+            first: unit.path.clone(),
             extend: false,
             first_of_cut: false,
         });
@@ -171,7 +223,8 @@ fn emit_leaf(ctx: &mut Ctx<'_>, unit: &Unit, range: Range<usize>) {
         ctx.pieces.push(Piece {
             range: part,
             chars,
-            members: vec![member(chars)],
+            label: label(chars),
+            first: unit.path.clone(),
             extend: i > 0 && options.overlap_chars > 0,
             first_of_cut: i == 0 && several,
         });
@@ -410,15 +463,15 @@ fn merge_small(text: &str, options: &ChunkOptions, pieces: Vec<Piece>) -> Vec<Pi
 /// Whether `small` may merge with `other`: `other` lies inside `small`'s parent (a
 /// sibling, a sibling's descendant, or `small`'s own child).
 fn related(small: &Piece, other: &Piece) -> bool {
-    let a = label_path(&small.members);
-    let b = label_path(&other.members);
+    let a = small.label.path();
+    let b = other.label.path();
     common_prefix(&a, &b) + 1 >= a.len()
 }
 
 /// `a` and `b` (in document order) as one piece, if it fits.
 fn try_merge(text: &str, options: &ChunkOptions, a: &Piece, b: &Piece) -> Option<Piece> {
     let range = a.range.start..b.range.end;
-    let chars = char_len(text, range.clone());
+    let chars = a.chars + char_len(text, a.range.end..b.range.start) + b.chars;
     let room = if a.extend {
         options.max_chars - options.overlap_chars
     } else {
@@ -427,12 +480,11 @@ fn try_merge(text: &str, options: &ChunkOptions, a: &Piece, b: &Piece) -> Option
     if chars > room {
         return None;
     }
-    let mut members = a.members.clone();
-    members.extend(b.members.iter().cloned());
     Some(Piece {
         range,
         chars,
-        members,
+        label: a.label.join(&b.label, &b.first),
+        first: a.first.clone(),
         extend: a.extend,
         first_of_cut: a.first_of_cut,
     })
@@ -440,29 +492,6 @@ fn try_merge(text: &str, options: &ChunkOptions, a: &Piece, b: &Piece) -> Option
 
 fn common_prefix(a: &[String], b: &[String]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-/// The heading path of a piece: the common prefix of its members' paths, leaving out
-/// members whose path is a proper prefix of another's (the head of a section that holds
-/// the others adds nothing the longer paths do not already say).
-fn label_path(members: &[Member]) -> Vec<String> {
-    let is_ancestor = |m: &Member| {
-        members
-            .iter()
-            .any(|o| o.path.len() > m.path.len() && o.path.starts_with(&m.path))
-    };
-    let mut result: Option<Vec<String>> = None;
-    for member in members.iter().filter(|m| !is_ancestor(m)) {
-        result = Some(match result {
-            None => member.path.clone(),
-            Some(mut r) => {
-                let n = common_prefix(&r, &member.path);
-                r.truncate(n);
-                r
-            }
-        });
-    }
-    result.unwrap_or_default()
 }
 
 /// Pulls the start of each later piece of a cut unit back by up to `overlap_chars`
@@ -503,19 +532,9 @@ fn apply_overlap(text: &str, options: &ChunkOptions, mut pieces: Vec<Piece>) -> 
     pieces
 }
 
-/// The largest member decides a merged piece's kind and symbol (the first on ties).
-fn dominant(members: &[Member]) -> Option<&Member> {
-    members
-        .iter()
-        .rev()
-        .max_by_key(|m| m.chars)
-        .or_else(|| members.first())
-}
-
 fn render(text: &str, file_label: &str, lines: &LineIndex, piece: Piece) -> Chunk {
-    let heading_path = label_path(&piece.members);
-    let (kind, symbol) =
-        dominant(&piece.members).map_or((ChunkKind::Other, None), |m| (m.kind, m.symbol.clone()));
+    let heading_path = piece.label.path();
+    let (kind, symbol) = (piece.label.kind, piece.label.symbol);
     let body = &text[piece.range.clone()];
     let mut context = String::new();
     for part in std::iter::once(file_label).chain(heading_path.iter().map(String::as_str)) {

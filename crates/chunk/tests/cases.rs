@@ -624,3 +624,19 @@ fn this_repository_every_file() {
     }
     assert!(total > 100);
 }
+
+/// Many tiny sections or items with `min_chars == max_chars`: merging stays linear.
+#[test]
+fn many_tiny_units_merge_in_linear_time() {
+    let options = ChunkOptions {
+        max_chars: 1500,
+        min_chars: 1500,
+        overlap_chars: 0,
+    };
+    let markdown: String = (0..20_000).map(|i| format!("# h{i}\n")).collect();
+    let chunks = split("many.md", &markdown, &options);
+    assert!(chunks.len() < 200);
+    let rust: String = (0..20_000).map(|i| format!("fn f{i}() {{}}\n")).collect();
+    let chunks = split("many.rs", &rust, &options);
+    assert!(chunks.len() < 300);
+}
