@@ -368,7 +368,8 @@ fn first_named_child(node: Node<'_>) -> Option<Node<'_>> {
 }
 
 fn last_named_child(node: Node<'_>) -> Option<Node<'_>> {
-    node.named_child(node.named_child_count().checked_sub(1)?)
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).last()
 }
 
 /// `Foo<T>` → `Foo`, `fmt::Display` stays; whitespace collapsed.

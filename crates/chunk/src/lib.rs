@@ -85,7 +85,7 @@
 //! | choice | clean build | notes |
 //! |---|---|---|
 //! | pulldown-cmark (no default features) | 5.7 s | a CommonMark parser with byte offsets |
-//! | tree-sitter 0.25 + 8 grammars, given the workspace's `regex` and `cc` | ~14 s CPU (~30 s wall on a loaded machine) | real parsers, error recovery |
+//! | tree-sitter 0.26 + 8 grammars, given the workspace's `regex` and `cc` | 15 s CPU (27 s wall on the busy machine) | real parsers, error recovery |
 //! | text-splitter 0.33 (markdown + code), no grammars | 236 s wall, 180 s CPU | ICU segmenter and more; no heading paths, symbols or lines |
 //!
 //! text-splitter cuts by size at semantic levels but does not report heading paths, item
@@ -93,9 +93,12 @@
 //! than the whole of this crate's. A hand-written brace and indent scanner would build
 //! instantly but has to get Rust raw strings and lifetimes, Python triple quotes and
 //! decorators, JavaScript template and regex literals, C++ raw strings and much more right,
-//! language by language; tree-sitter's grammars already do, for about fifteen seconds of
-//! compile time the workspace pays once. tree-sitter's C runtime sits behind a safe API; this
-//! crate itself forbids `unsafe`.
+//! language by language; tree-sitter's grammars already do, for about fifteen CPU-seconds
+//! of compile time the workspace pays once. tree-sitter's C runtime sits behind a safe API; this
+//! crate itself forbids `unsafe`. tree-sitter is held at 0.26 because 0.27 needs a newer
+//! Rust than the workspace's `rust-version` (1.89); the grammars load through
+//! `tree-sitter-language`, and a grammar that fails to load or a parse that does not finish
+//! falls back to plain-text splitting.
 //!
 //! ## Change detection
 //!
