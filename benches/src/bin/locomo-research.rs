@@ -9,11 +9,15 @@
 //! (weighted reciprocal rank fusion, neighbour score propagation) by evidence recall@k and
 //! hit@k, overall and per conversation, with leave-one-conversation-out selection.
 //!
+//! `--mode combos` prints the recipe and its ablations, `--mode signals` every single
+//! signal, `--mode loco` a leave-one-conversation-out selection over a grid, `--mode cats`
+//! recall@10 per question category, `--mode fail --combo SPEC` sampled misses.
+//!
 //! Embeddings are cached under `target/locomo-cache` keyed by the sha256 of the text, so
 //! only the first run pays for BERT.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::type_complexity)]
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -56,6 +60,10 @@ fn parse_combo(spec: &str) -> Result<Combo> {
         prop_prev_only: false,
         dprf: None,
         spk: 0.0,
+        div: 0.0,
+        div_w: 1,
+        combsum: false,
+        kprf: None,
     };
     for p in sigs.split(',').filter(|p| !p.is_empty()) {
         let (name, rest) = p.split_once('=').unwrap_or((p, "1"));
@@ -67,7 +75,14 @@ fn parse_combo(spec: &str) -> Result<Combo> {
             Some(("k", v)) => c.rrf_k = v.parse()?,
             Some(("prop", v)) => c.prop = v.parse()?,
             Some(("spk", v)) => c.spk = v.parse()?,
+            Some(("div", v)) => c.div = v.parse()?,
+            Some(("divw", v)) => c.div_w = v.parse()?,
             None if opt == "prev" => c.prop_prev_only = true,
+            None if opt == "sum" => c.combsum = true,
+            Some(("kprf", v)) => {
+                let f: Vec<&str> = v.split('/').collect();
+                c.kprf = Some((f[0].parse()?, f[1].parse()?, f[2].parse()?));
+            }
             Some(("dprf", v)) => {
                 // beta/m/weight/window
                 let f: Vec<&str> = v.split('/').collect();
@@ -209,7 +224,7 @@ impl Window {
     fn name(&self) -> String {
         let mut s = String::new();
         if self.date {
-            s.push_str("d");
+            s.push('d');
         }
         s.push_str(&format!("p{}n{}", self.prev, self.next));
         s
@@ -512,6 +527,29 @@ const NLTK_STOP: &[&str] = &[
     "won",
     "wouldn",
 ];
+
+/// Words that frame a question rather than name its subject, beyond NLTK's list.
+const QFRAME_STOP: &[&str] = &[
+    "would",
+    "could",
+    "might",
+    "likely",
+    "kind",
+    "kinds",
+    "type",
+    "types",
+    "sort",
+    "many",
+    "much",
+    "ever",
+    "also",
+    "something",
+    "anything",
+];
+
+fn qa_stop() -> Vec<&'static str> {
+    NLTK_STOP.iter().chain(QFRAME_STOP).copied().collect()
+}
 
 fn query_terms(text: &str, stop: &[&str]) -> Vec<String> {
     let all = memory_core::query_terms(text);
@@ -842,14 +880,23 @@ fn build_signals(
                         rusqlite::params![i as i64, a, b],
                     )?;
                 }
-                for wt in [1.0, 2.0, 3.0] {
-                    let s = get(&mut signals, &format!("kw:{tname}:nltk:2col{wt}-{dname}"));
+                let qa = qa_stop();
+                for (wt, qname, stop) in [
+                    (1.0, "nltk", NLTK_STOP),
+                    (2.0, "nltk", NLTK_STOP),
+                    (3.0, "nltk", NLTK_STOP),
+                    (2.0, "qa", &qa[..]),
+                ] {
+                    let s = get(
+                        &mut signals,
+                        &format!("kw:{tname}:{qname}:2col{wt}-{dname}"),
+                    );
                     let mut st = db.prepare(&format!(
                         "SELECT rowid, -bm25({table}, {wt}, 1.0) FROM {table} WHERE {table} MATCH ? \
                          ORDER BY bm25({table}, {wt}, 1.0) LIMIT {KW_DEPTH}"
                     ))?;
                     for (qi, q) in c.questions.iter().enumerate() {
-                        let Some(m) = fts_or(&query_terms(&q.text, NLTK_STOP)) else {
+                        let Some(m) = fts_or(&query_terms(&q.text, stop)) else {
                             continue;
                         };
                         let l = st
@@ -863,6 +910,7 @@ fn build_signals(
             }
         }
         qbase += c.questions.len();
+        all_vecs.dbs.push(db);
     }
     Ok((qs, signals, all_vecs))
 }
@@ -884,6 +932,15 @@ struct Combo {
     dprf: Option<(f32, usize, f64, String)>,
     /// Boost of turns spoken by the one speaker the query names: score * (1 + spk).
     spk: f64,
+    /// Diversification: a candidate loses this share of its score for each higher-ranked
+    /// turn of the same session within `div_w` turns of it.
+    div: f64,
+    div_w: usize,
+    /// Fuse min-max normalised scores (over each list's top `depth`) instead of ranks.
+    combsum: bool,
+    /// Keyword pseudo-relevance feedback: (top m docs, expansion terms, weight of the new
+    /// list).
+    kprf: Option<(usize, usize, f64)>,
 }
 
 impl Combo {
@@ -899,6 +956,10 @@ impl Combo {
             prop_prev_only: false,
             dprf: None,
             spk: 0.0,
+            div: 0.0,
+            div_w: 1,
+            combsum: false,
+            kprf: None,
         }
     }
 }
@@ -948,12 +1009,18 @@ struct Eval<'a> {
     qs: &'a [Q],
     sig: HashMap<&'a str, &'a Signal>,
     vecs: &'a Vecs,
+    /// Per conversation: document frequency of each (unstemmed) term over turn texts.
+    df: Vec<HashMap<String, usize>>,
+    /// Per global question: its text.
+    qtext: Vec<String>,
 }
 
 /// Query vectors (per global question) and document vectors (window name -> per
 /// conversation -> per turn).
 #[derive(Default)]
 struct Vecs {
+    /// Per conversation, its FTS tables (for feedback queries at fusion time).
+    dbs: Vec<Connection>,
     q: Vec<Vec<f32>>,
     d: HashMap<String, Vec<Vec<Vec<f32>>>>,
 }
@@ -968,6 +1035,17 @@ impl Eval<'_> {
                 .sig
                 .get(name.as_str())
                 .unwrap_or_else(|| panic!("no signal {name}"));
+            if combo.combsum {
+                let l = &s[qi];
+                let top = &l[..l.len().min(*depth)];
+                if let (Some(hi), Some(lo)) = (top.first(), top.last()) {
+                    let span = f64::from(hi.1 - lo.1).max(1e-9);
+                    for (d, sc) in top {
+                        f[*d as usize] += w * (f64::from(*sc - lo.1) / span + 1e-6);
+                    }
+                }
+                continue;
+            }
             for (d, r) in ranks(&s[qi]).into_iter().take_while(|(_, r)| r <= depth) {
                 f[d as usize] += w / (combo.rrf_k + r as f64);
             }
@@ -989,6 +1067,47 @@ impl Eval<'_> {
                 f[*d as usize] += w / (combo.rrf_k + (r + 1) as f64);
             }
         }
+        if let Some((m, nterms, w)) = combo.kprf {
+            let mut top: Vec<usize> = (0..n).filter(|&i| f[i] > 0.0).collect();
+            top.sort_by(|a, b| f[*b].total_cmp(&f[*a]).then(a.cmp(b)));
+            let conv = self.qs[qi].conv;
+            let df = &self.df[conv];
+            let stop = qa_stop();
+            let qterms = query_terms(&self.qtext[qi], &stop);
+            let mut weight: HashMap<String, f64> = HashMap::new();
+            for &i in top.iter().take(m) {
+                let terms = memory_core::query_terms(&c.turns[i].text);
+                let len = terms.len().max(1) as f64;
+                for t in terms {
+                    if stop.contains(&t.as_str()) || qterms.contains(&t) || t.len() < 3 {
+                        continue;
+                    }
+                    let idf =
+                        ((n as f64 + 1.0) / (df.get(&t).copied().unwrap_or(0) as f64 + 0.5)).ln();
+                    *weight.entry(t).or_default() += idf / len;
+                }
+            }
+            let mut exp: Vec<(String, f64)> = weight.into_iter().collect();
+            exp.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let mut terms = qterms.clone();
+            terms.extend(exp.into_iter().take(nterms).map(|(t, _)| t));
+            if let Some(mq) = fts_or(&terms) {
+                let db = &self.vecs.dbs[conv];
+                let mut st = db
+                    .prepare_cached(
+                        "SELECT rowid FROM c1_1 WHERE c1_1 MATCH ? ORDER BY bm25(c1_1, 2.0, 1.0) LIMIT 100",
+                    )
+                    .unwrap();
+                let l: Vec<u32> = st
+                    .query_map(rusqlite::params![mq], |r| Ok(r.get::<_, i64>(0)? as u32))
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                for (r, d) in l.iter().enumerate() {
+                    f[*d as usize] += w / (combo.rrf_k + (r + 1) as f64);
+                }
+            }
+        }
         if combo.prop > 0.0 {
             let base = f.clone();
             for sess in &c.sessions {
@@ -1002,17 +1121,51 @@ impl Eval<'_> {
                 }
             }
         }
-        if combo.spk > 0.0 {
-            if let Some(sp) = &self.qs[qi].speaker {
-                for (i, t) in c.turns.iter().enumerate() {
-                    if &t.speaker == sp {
-                        f[i] *= 1.0 + combo.spk;
-                    }
+        if combo.spk > 0.0
+            && let Some(sp) = &self.qs[qi].speaker
+        {
+            for (i, t) in c.turns.iter().enumerate() {
+                if &t.speaker == sp {
+                    f[i] *= 1.0 + combo.spk;
                 }
             }
         }
         let mut order: Vec<u32> = (0..n as u32).filter(|&i| f[i as usize] > 0.0).collect();
         order.sort_by(|a, b| f[*b as usize].total_cmp(&f[*a as usize]).then(a.cmp(b)));
+        if combo.div > 0.0 {
+            let pos = |i: usize| {
+                let t = &c.turns[i];
+                (
+                    t.session,
+                    c.sessions[t.session].iter().position(|&j| j == i).unwrap(),
+                )
+            };
+            let mut rest: Vec<u32> = order.iter().take(40).copied().collect();
+            let tail: Vec<u32> = order.iter().skip(40).copied().collect();
+            let mut picked: Vec<u32> = Vec::new();
+            while !rest.is_empty() {
+                let mut best = 0;
+                let mut best_s = f64::NEG_INFINITY;
+                for (ri, &i) in rest.iter().enumerate() {
+                    let (si, pi) = pos(i as usize);
+                    let near = picked
+                        .iter()
+                        .filter(|&&j| {
+                            let (sj, pj) = pos(j as usize);
+                            sj == si && pi.abs_diff(pj) <= combo.div_w
+                        })
+                        .count();
+                    let sc = f[i as usize] * (1.0 - combo.div).powi(near as i32);
+                    if sc > best_s {
+                        best_s = sc;
+                        best = ri;
+                    }
+                }
+                picked.push(rest.remove(best));
+            }
+            picked.extend(tail);
+            return picked;
+        }
         order
     }
 
@@ -1097,6 +1250,25 @@ fn main() -> Result<()> {
         qs: &qs,
         sig: signals.iter().map(|(n, s)| (n.as_str(), s)).collect(),
         vecs: &vecs,
+        df: convs
+            .iter()
+            .map(|c| {
+                let mut df = HashMap::new();
+                for t in &c.turns {
+                    let mut terms = memory_core::query_terms(&t.text);
+                    terms.sort();
+                    terms.dedup();
+                    for term in terms {
+                        *df.entry(term).or_insert(0) += 1;
+                    }
+                }
+                df
+            })
+            .collect(),
+        qtext: convs
+            .iter()
+            .flat_map(|c| c.questions.iter().map(|q| q.text.clone()))
+            .collect(),
     };
     println!(
         "LoCoMo dev: {} conversations, {} turns, {} questions",
@@ -1134,6 +1306,67 @@ fn main() -> Result<()> {
             print_row(&c.name, &per, Some(&base));
         }
     }
+    if args.mode == "loco" {
+        let mut grid = Vec::new();
+        for ctx in ["dp2n1", "dp2n0"] {
+            for kw in [1.5, 2.0, 3.0] {
+                for k in [3.0, 5.0, 10.0] {
+                    for spk in [0.0, 0.5, 1.0] {
+                        for prf in ["", ";kprf=3/5/1", ";kprf=5/5/1"] {
+                            let dctx = if ctx == "dp2n1" { "p2n1" } else { "p2n0" };
+                            for dense_ctx in ["p2n0", dctx] {
+                                grid.push(parse_combo(&format!(
+                                    "dense:p0n0=1,dense:{dense_ctx}=1,kw:porter:nltk:2col2-{ctx}={kw};k={k};spk={spk}{prf}"
+                                ))?);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        grid.dedup_by(|a, b| a.name == b.name);
+        eprintln!("scoring {} combos", grid.len());
+        let scored: Vec<(String, Vec<Score>)> = grid
+            .iter()
+            .map(|c| (c.name.clone(), eval.score(c)))
+            .collect();
+        let mut held = Vec::new();
+        for (ci, conv) in convs.iter().enumerate() {
+            let best = scored
+                .iter()
+                .max_by(|a, b| {
+                    let r = |per: &[Score]| {
+                        let mut t = Score::default();
+                        for (j, s) in per.iter().enumerate() {
+                            if j != ci {
+                                t.add(s);
+                            }
+                        }
+                        t.mean().recall[1]
+                    };
+                    r(&a.1).total_cmp(&r(&b.1)).then(b.0.cmp(&a.0))
+                })
+                .unwrap();
+            println!(
+                "held out {}: chose {} -> R@10 {:.3}",
+                conv.name,
+                best.0,
+                best.1[ci].mean().recall[1]
+            );
+            held.push(best.1[ci]);
+        }
+        let t = total(&held);
+        println!(
+            "LOCO: R@5 {:.3} R@10 {:.3} H@5 {:.3} H@10 {:.3}",
+            t.recall[0], t.recall[1], t.hit[0], t.hit[1]
+        );
+        let mut all: Vec<&(String, Vec<Score>)> = scored.iter().collect();
+        all.sort_by(|a, b| total(&b.1).recall[1].total_cmp(&total(&a.1).recall[1]));
+        print_header(&convs);
+        for (name, per) in all.iter().take(15) {
+            print_row(name, per, None);
+        }
+    }
     if args.mode == "fail" {
         let c = parse_combo(&args.combo[0])?;
         let mut rng = 12345u64;
@@ -1151,7 +1384,7 @@ fn main() -> Result<()> {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            if rng % 6 != 0 {
+            if !rng.is_multiple_of(6) {
                 continue;
             }
             let local = qi - qs.iter().take_while(|x| x.conv < q.conv).count();
@@ -1213,39 +1446,94 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// The recipe (`RECIPE`; `--mode loco` re-selects its settings leaving one conversation out)
+/// and its ablations. The first row is the baseline the `minΔ` column
+/// compares against (today's recall: BM25 on unicode61 + dense, RRF k=5).
 fn combos() -> Vec<Combo> {
-    let mut v = Vec::new();
-    v.push(Combo::new(
-        "rrf dense:turn + kw:u61:all:turn",
-        &[("dense:p0n0", 1.0), ("kw:u61:all:p0n0", 1.0)],
-        5.0,
-    ));
-    v.push(Combo::new(
-        "rrf dense:turn + kw:porter:nltk:turn",
-        &[("dense:p0n0", 1.0), ("kw:porter:nltk:p0n0", 1.0)],
-        5.0,
-    ));
-    for k in [5.0, 10.0, 30.0, 60.0] {
-        v.push(Combo::new(
-            &format!("4sig p1n1 k{k}"),
-            &[
-                ("dense:p0n0", 1.0),
-                ("kw:porter:nltk:p0n0", 1.0),
-                ("dense:p1n1", 1.0),
-                ("kw:porter:nltk:p1n1", 1.0),
-            ],
-            k,
-        ));
-        v.push(Combo::new(
-            &format!("4sig p2n0 k{k}"),
-            &[
-                ("dense:p0n0", 1.0),
-                ("kw:porter:nltk:p0n0", 1.0),
-                ("dense:p2n0", 1.0),
-                ("kw:porter:nltk:p2n0", 1.0),
-            ],
-            k,
-        ));
-    }
-    v
+    const KW: &str = "kw:porter:nltk:2col2-dp2n1=2";
+    const KW_PREV: &str = "kw:porter:nltk:2col2-dp2n0=2";
+    const RECIPE: &str =
+        "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:2col2-dp2n1=2;k=10;spk=0.5;kprf=5/5/1";
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "baseline: RRF(dense turn, BM25 unicode61 turn) k=5",
+            "dense:p0n0=1,kw:u61:all:p0n0=1;k=5".into(),
+        ),
+        ("dense turn", "dense:p0n0=1".into()),
+        ("BM25 unicode61 turn", "kw:u61:all:p0n0=1".into()),
+        ("BM25 porter+nltk turn", "kw:porter:nltk:p0n0=1".into()),
+        (
+            "RRF(dense turn, BM25 porter+nltk turn) k=5",
+            "dense:p0n0=1,kw:porter:nltk:p0n0=1;k=5".into(),
+        ),
+        (
+            "4 lists: dense/kw x turn/p2n0 k=5",
+            "dense:p0n0=1,kw:porter:nltk:p0n0=1,dense:p2n0=1,kw:porter:nltk:p2n0=1;k=5".into(),
+        ),
+        ("RECIPE", RECIPE.into()),
+        (
+            "RECIPE dense side only: RRF(dense turn, dense p2n0)",
+            "dense:p0n0=1,dense:p2n0=1;k=10;spk=0.5".into(),
+        ),
+        (
+            "RECIPE keyword side only: 2col + PRF",
+            format!("{KW};k=10;spk=0.5;kprf=5/5/1"),
+        ),
+        (
+            "RECIPE - speaker boost",
+            "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:2col2-dp2n1=2;k=10;kprf=5/5/1".into(),
+        ),
+        (
+            "RECIPE - keyword PRF",
+            format!("dense:p0n0=1,dense:p2n0=1,{KW};k=10;spk=0.5"),
+        ),
+        (
+            "RECIPE - speaker - PRF",
+            format!("dense:p0n0=1,dense:p2n0=1,{KW};k=10"),
+        ),
+        (
+            "RECIPE - dense context (p2n0)",
+            format!("dense:p0n0=1,{KW};k=10;spk=0.5;kprf=5/5/1"),
+        ),
+        (
+            "RECIPE - dense turn",
+            format!("dense:p2n0=1,{KW};k=10;spk=0.5;kprf=5/5/1"),
+        ),
+        (
+            "RECIPE, kw turn-col weight 1 (= one text)",
+            "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:2col1-dp2n1=2;k=10;spk=0.5;kprf=5/5/1".into(),
+        ),
+        (
+            "RECIPE, kw as 2 one-text lists (turn; p2n1 no date), no PRF",
+            "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:p0n0=1,kw:porter:nltk:p2n1=1;k=10;spk=0.5"
+                .into(),
+        ),
+        (
+            "RECIPE, kw list weight 1",
+            "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:2col2-dp2n1=1;k=10;spk=0.5;kprf=5/5/1".into(),
+        ),
+        (
+            "RECIPE, previous-only context (kw dp2n0)",
+            format!("dense:p0n0=1,dense:p2n0=1,{KW_PREV};k=10;spk=0.5;kprf=5/5/1"),
+        ),
+        (
+            "RECIPE, rrf_k=5",
+            "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:2col2-dp2n1=2;k=5;spk=0.5;kprf=5/5/1".into(),
+        ),
+        (
+            "RECIPE, rrf_k=60",
+            "dense:p0n0=1,dense:p2n0=1,kw:porter:nltk:2col2-dp2n1=2;k=60;spk=0.5;kprf=5/5/1".into(),
+        ),
+        (
+            "RECIPE + neighbour propagation 0.1",
+            format!("{RECIPE};prop=0.1"),
+        ),
+    ];
+    rows.into_iter()
+        .map(|(name, spec)| {
+            let mut c = parse_combo(&spec).unwrap();
+            c.name = name.to_owned();
+            c
+        })
+        .collect()
 }
