@@ -336,12 +336,12 @@ impl Engine {
     /// share of live entries passing the filter (1 when nothing can fail it, else
     /// estimated on a sample),
     /// 1. exact search when `p² · live <= exact_threshold`;
-    /// 2. a plain HNSW search when nothing can fail the filter and there are no
-    ///    tombstones;
-    /// 3. otherwise a filtered HNSW search, the filter (tombstones included) applied to
-    ///    every candidate inside hnsw_rs, with `ef` grown by `1/sqrt(p)` (at most 4x);
-    /// 4. if an HNSW search found fewer than `k`, exact search, which finds every entry
-    ///    that passes: a search returns `k` hits whenever `k` entries pass.
+    /// 2. otherwise a walk of the frozen layout, the filter (tombstones included)
+    ///    applied to every point that could enter the results (nothing checked when
+    ///    nothing can fail and there are no tombstones), `ef` grown by `1/sqrt(p)` (at
+    ///    most 4x), plus an exact scan of the delta (points past the layout);
+    /// 3. if that found fewer than `k`, exact search, which finds every entry that
+    ///    passes: a search returns `k` hits whenever `k` entries pass.
     pub(crate) fn search(
         &self,
         q: &[f32],

@@ -54,7 +54,7 @@ pub struct HnswParams {
     /// the number of live entries and `p` the share of them passing the filter (1 with
     /// no filter). So an unfiltered index of at most this many entries is searched
     /// exactly, and the more selective a filter, the larger the index searched exactly
-    /// (hnsw_rs's filtered search costs about `p^-1.5` times a plain one). `0` always
+    /// (a filtered graph walk visits about `1/p` times the points of a plain one). `0` always
     /// walks the graph (unless the filter rejects everything sampled).
     /// `0..=1048576`; default 5000.
     pub exact_threshold: usize,
