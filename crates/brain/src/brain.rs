@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use memory_core::{
     AgentDecision, CodePattern, ContextMessage, ConversationSummary, DecisionQuery, DerivedIndex,
-    Embedder, EmbedderInfo, EventQuery, KeywordQuery, LearningEvent, ListOrder, Memory,
+    Embedder, EmbedderInfo, EventQuery, KeywordQuery, LearningEvent, ListKind, ListOrder, Memory,
     MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition,
     NewConversation, NewDecision, NewLearningEvent, NewMemory, NewPattern, NewPreference,
-    NewProject, PatternOutcome, PatternQuery, PatternWrite, Preference, Project, RecallWeights,
-    RecordId, Reward, Role, Scope, ScoreParts, ShortTermMemory, Signals, StoreStats, Timestamp,
-    VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse, outcome_from_counts,
+    NewProject, PatternOutcome, PatternQuery, PatternWrite, Preference, Project, RankedList,
+    RecallWeights, RecordId, Reward, Role, Scope, ScoreParts, ShortTermMemory, Signals, StoreStats,
+    Timestamp, VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse_lists, is_stop_word,
+    keyword_terms, outcome_from_counts, query_terms,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -376,10 +377,10 @@ impl Brain {
             m.validate()?;
             m.id.get_or_insert_with(MemoryId::new);
         }
+        let (texts, predecessor_updates) = self.thread_context(&mut memories).await?;
         let mut out = Vec::with_capacity(memories.len());
-        for chunk in memories.chunks(BATCH) {
-            let texts: Vec<String> = chunk.iter().map(embedding_text).collect();
-            let vectors = self.embedder.embed(&texts).await?;
+        for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
+            let vectors = self.embedder.embed(texts).await?;
             let mut ops = Vec::with_capacity(chunk.len() * 2);
             for (m, v) in chunk.iter().zip(vectors) {
                 let id = m.id.unwrap_or_default();
@@ -392,8 +393,95 @@ impl Brain {
                 }
             }
         }
+        for (id, context) in predecessor_updates {
+            let patch = MemoryPatch {
+                context: Some(context),
+                ..MemoryPatch::default()
+            };
+            match self.store.update_memory(id, patch).await {
+                // Forgotten meanwhile: nothing to add context to.
+                Err(e) if e.kind() == memory_core::ErrorKind::NotFound => {}
+                other => {
+                    other?;
+                }
+            }
+        }
         self.sync_index().await?;
         Ok(out)
+    }
+
+    /// Fills the context of memories in threads (a session scope) from their neighbours,
+    /// and returns the text to embed for each memory plus the context updates of stored
+    /// predecessors that gain a next neighbour.
+    async fn thread_context(
+        &self,
+        memories: &mut [NewMemory],
+    ) -> Result<(Vec<String>, Vec<(MemoryId, String)>)> {
+        let mut texts: Vec<String> = memories.iter().map(embedding_text).collect();
+        let t = self.config.threads;
+        if !t.enabled || (t.previous == 0 && t.next == 0) {
+            return Ok((texts, Vec::new()));
+        }
+        let mut threads: Vec<(Scope, Vec<usize>)> = Vec::new();
+        for (i, m) in memories.iter().enumerate() {
+            if !in_thread(m) {
+                continue;
+            }
+            match threads.iter_mut().find(|(s, _)| *s == m.scope) {
+                Some((_, v)) => v.push(i),
+                None => threads.push((m.scope.clone(), vec![i])),
+            }
+        }
+        let mut updates = Vec::new();
+        for (scope, members) in threads {
+            // The thread's newest stored memories, oldest first.
+            let mut q =
+                MemoryQuery::new(MemoryFilter::scoped(scope.clone()), t.previous.max(1) + 8);
+            q.order = ListOrder::NewestFirst;
+            let mut stored: Vec<Memory> = self
+                .store
+                .list_memories(&q)
+                .await?
+                .into_iter()
+                .filter(|m| m.scope == scope && is_thread_kind(&m.kind))
+                .take(t.previous.max(1))
+                .collect();
+            stored.reverse();
+            let mut seq: Vec<String> = stored.iter().map(|m| m.content.clone()).collect();
+            let base = seq.len();
+            seq.extend(members.iter().map(|&i| memories[i].content.clone()));
+            if let (Some(last), Some(&first)) = (stored.last(), members.first())
+                && t.next > 0
+            {
+                let next = &memories[first].content;
+                if !last.context.ends_with(next.as_str()) {
+                    let context = if last.context.is_empty() {
+                        next.clone()
+                    } else {
+                        format!("{}\n{next}", last.context)
+                    };
+                    updates.push((last.id, context));
+                }
+            }
+            let now = Timestamp::now();
+            for (j, &i) in members.iter().enumerate() {
+                let at = base + j;
+                let prev = &seq[at.saturating_sub(t.previous)..at];
+                let next = &seq[(at + 1).min(seq.len())..(at + 1 + t.next).min(seq.len())];
+                let m = &mut memories[i];
+                if !prev.is_empty() {
+                    texts[i] = format!("{}\n{}", m.content, prev.join("\n"));
+                }
+                if m.context.is_empty() {
+                    let (y, mo, d) = m.created_at.unwrap_or(now).date();
+                    let mut parts = vec![format!("[{d} {} {y}]", month_name(mo))];
+                    parts.extend(prev.iter().cloned());
+                    parts.extend(next.iter().cloned());
+                    m.context = parts.join("\n");
+                }
+            }
+        }
+        Ok((texts, updates))
     }
 
     /// Deletes and stores memories in one store transaction (the new ones embedded
@@ -568,65 +656,101 @@ impl Brain {
         }
         self.index.catch_up(self.store.as_embeddings()).await?;
         let now = Timestamp::now();
-        let RecallConfig { depth, weights, .. } = self.config.recall;
+        let RecallConfig {
+            depth,
+            weights,
+            feedback_docs,
+            feedback_terms,
+            speaker_boost,
+            ..
+        } = self.config.recall;
         let depth = depth.max(k);
         let mut memories: HashMap<MemoryId, Memory> = HashMap::new();
+        let mut lists: Vec<RankedList> = Vec::new();
 
-        let keyword_ids = if query.mode == RecallMode::Vector {
-            Vec::new()
-        } else {
+        if query.mode != RecallMode::Vector {
+            let hits = self.keyword_hits(&query.text, &query.filter, depth).await?;
+            lists.push(RankedList {
+                kind: ListKind::Keyword,
+                weight: weights.keyword,
+                hits: take_memories(hits, &mut memories),
+            });
+        }
+        if query.mode != RecallMode::Keyword
+            && let Some(v) = vector
+        {
             let hits = self
-                .store
-                .search_memories(&KeywordQuery {
-                    text: query.text.clone(),
+                .index
+                .search(&VectorQuery {
+                    vector: v,
+                    k: depth,
                     filter: query.filter.clone(),
-                    limit: depth,
+                    now,
                 })
                 .await?;
-            hits.into_iter()
-                .map(|h| {
-                    let id = h.memory.id;
-                    memories.insert(id, h.memory);
-                    id
-                })
-                .collect()
-        };
-        let vector_hits: Vec<(MemoryId, f32)> = match (query.mode, vector) {
-            (RecallMode::Keyword, _) | (_, None) => Vec::new(),
-            (_, Some(v)) => {
-                let hits = self
-                    .index
-                    .search(&VectorQuery {
-                        vector: v,
-                        k: depth,
-                        filter: query.filter.clone(),
-                        now,
-                    })
-                    .await?;
-                let missing: Vec<MemoryId> = hits
-                    .iter()
-                    .map(|h| h.id)
-                    .filter(|id| !memories.contains_key(id))
-                    .collect();
-                for m in self.store.get_memories(&missing).await? {
-                    // Changed or deleted since the index caught up: judged again here.
-                    if query.filter.matches(&m, now) {
-                        memories.insert(m.id, m);
-                    }
+            let missing: Vec<MemoryId> = hits
+                .iter()
+                .map(|h| h.id)
+                .filter(|id| !memories.contains_key(id))
+                .collect();
+            for m in self.store.get_memories(&missing).await? {
+                // Changed or deleted since the index caught up: judged again here.
+                if query.filter.matches(&m, now) {
+                    memories.insert(m.id, m);
                 }
-                let out: Vec<(MemoryId, f32)> = hits
+            }
+            lists.push(RankedList {
+                kind: ListKind::Vector,
+                weight: weights.vector,
+                hits: hits
                     .into_iter()
                     .filter(|h| memories.contains_key(&h.id))
-                    .map(|h| (h.id, h.similarity))
-                    .collect();
-                out
-            }
-        };
+                    .map(|h| (h.id, Some(h.similarity)))
+                    .collect(),
+            });
+        }
         let outcomes = self.outcomes(memories.values()).await?;
-        let fused = fuse(
-            &keyword_ids,
-            &vector_hits,
-            |id| signals(memories.get(&id), outcomes.get(&id).copied()),
+        let plain = |id: MemoryId| signals(memories.get(&id), None, 1.0);
+
+        // Keyword feedback: words of the first pass's best hits expand the query.
+        if query.mode != RecallMode::Vector
+            && feedback_docs > 0
+            && feedback_terms > 0
+            && weights.feedback > 0.0
+        {
+            let first = fuse_lists(&lists, plain, &weights, now);
+            let top: Vec<&Memory> = first
+                .iter()
+                .take(feedback_docs)
+                .filter_map(|h| memories.get(&h.id))
+                .collect();
+            let expansion = self
+                .feedback_terms(&query.text, &top, feedback_terms)
+                .await?;
+            if !expansion.is_empty() {
+                let mut terms = keyword_terms(&query.text);
+                terms.extend(expansion);
+                let hits = self
+                    .keyword_hits(&terms.join(" "), &query.filter, depth)
+                    .await?;
+                lists.push(RankedList {
+                    kind: ListKind::Feedback,
+                    weight: weights.feedback,
+                    hits: take_memories(hits, &mut memories),
+                });
+            }
+        }
+        let named = named_speaker(&query.text, memories.values());
+        let fused = fuse_lists(
+            &lists,
+            |id| {
+                let m = memories.get(&id);
+                let boost = match (&named, m.and_then(speaker_of)) {
+                    (Some(n), Some(s)) if s.eq_ignore_ascii_case(n) => speaker_boost,
+                    _ => 1.0,
+                };
+                signals(m, outcomes.get(&id).copied(), boost)
+            },
             &weights,
             now,
         );
@@ -639,6 +763,71 @@ impl Brain {
                     score: h.parts,
                 })
             })
+            .collect())
+    }
+
+    async fn keyword_hits(
+        &self,
+        text: &str,
+        filter: &MemoryFilter,
+        depth: usize,
+    ) -> Result<Vec<memory_core::KeywordHit>> {
+        Ok(self
+            .store
+            .search_memories(&KeywordQuery {
+                text: text.to_owned(),
+                filter: filter.clone(),
+                limit: depth,
+            })
+            .await?)
+    }
+
+    /// The `n` words that best characterise `top` against the whole store: each word of
+    /// their content (not a stop word, a question word, a query word, or shorter than
+    /// three letters) scores `Σ idf / words-in-memory` over the memories holding it.
+    async fn feedback_terms(&self, query: &str, top: &[&Memory], n: usize) -> Result<Vec<String>> {
+        let asked: std::collections::HashSet<String> = query_terms(query).into_iter().collect();
+        let mut per_doc: Vec<Vec<String>> = Vec::new();
+        let mut candidates: Vec<String> = Vec::new();
+        for m in top {
+            let words = query_terms(&m.content);
+            for w in &words {
+                if w.chars().count() >= 3
+                    && !is_stop_word(w)
+                    && !QUESTION_WORDS.contains(&w.as_str())
+                    && !asked.contains(w)
+                    && !candidates.contains(w)
+                {
+                    candidates.push(w.clone());
+                }
+            }
+            per_doc.push(words);
+        }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        candidates.truncate(256);
+        let (total, df) = self.store.keyword_document_counts(&candidates).await?;
+        let idf: HashMap<&str, f64> = candidates
+            .iter()
+            .zip(df)
+            .map(|(w, d)| (w.as_str(), ((total as f64 + 1.0) / (d as f64 + 0.5)).ln()))
+            .collect();
+        let mut score: HashMap<&str, f64> = HashMap::new();
+        for words in &per_doc {
+            let len = words.len().max(1) as f64;
+            for w in words {
+                if let Some(i) = idf.get(w.as_str()) {
+                    *score.entry(w.as_str()).or_default() += i / len;
+                }
+            }
+        }
+        let mut ranked: Vec<(&str, f64)> = score.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        Ok(ranked
+            .into_iter()
+            .take(n)
+            .map(|(w, _)| w.to_owned())
             .collect())
     }
 
@@ -918,17 +1107,99 @@ fn embedding_text(m: &NewMemory) -> String {
     m.content.clone()
 }
 
-fn signals(m: Option<&Memory>, outcome: Option<f64>) -> Signals {
+fn signals(m: Option<&Memory>, outcome: Option<f64>, boost: f64) -> Signals {
     match m {
         Some(m) => Signals {
-            importance: m.importance.get(),
-            updated_at: m.updated_at,
             outcome,
+            boost,
+            ..Signals::new(m.importance.get(), m.updated_at)
         },
-        None => Signals {
-            importance: 0.0,
-            updated_at: Timestamp::from_millis(0),
-            outcome: None,
-        },
+        None => Signals::new(0.0, Timestamp::from_millis(0)),
     }
+}
+
+/// Words that frame a question rather than say what it is about; kept out of keyword
+/// feedback (with the stop words).
+const QUESTION_WORDS: &[&str] = &[
+    "would",
+    "could",
+    "might",
+    "likely",
+    "kind",
+    "kinds",
+    "type",
+    "types",
+    "sort",
+    "many",
+    "much",
+    "ever",
+    "also",
+    "something",
+    "anything",
+];
+
+/// Hits with their memories moved into `memories`.
+fn take_memories(
+    hits: Vec<memory_core::KeywordHit>,
+    memories: &mut HashMap<MemoryId, Memory>,
+) -> Vec<(MemoryId, Option<f32>)> {
+    hits.into_iter()
+        .map(|h| {
+            let id = h.memory.id;
+            memories.entry(id).or_insert(h.memory);
+            (id, None)
+        })
+        .collect()
+}
+
+fn speaker_of(m: &Memory) -> Option<&str> {
+    m.metadata.get("speaker").and_then(Value::as_str)
+}
+
+/// The one `speaker` (metadata) among `memories` that the query names, if exactly one is.
+fn named_speaker<'a>(query: &str, memories: impl Iterator<Item = &'a Memory>) -> Option<String> {
+    let words: std::collections::HashSet<String> = query_terms(query).into_iter().collect();
+    let mut named: Vec<String> = Vec::new();
+    for m in memories {
+        let Some(s) = speaker_of(m) else { continue };
+        let parts = query_terms(s);
+        if !parts.is_empty()
+            && parts.iter().all(|p| words.contains(p))
+            && !named.iter().any(|n| n.eq_ignore_ascii_case(s))
+        {
+            named.push(s.to_owned());
+        }
+    }
+    if named.len() == 1 { named.pop() } else { None }
+}
+
+/// Whether a memory belongs to a conversation thread: it has a session, and it is not a
+/// document chunk or a code pattern (those carry their own context).
+fn in_thread(m: &NewMemory) -> bool {
+    m.scope.session.is_some() && is_thread_kind(&m.kind)
+}
+
+fn is_thread_kind(kind: &MemoryKind) -> bool {
+    kind.as_str() != PATTERN_KIND && *kind != MemoryKind::doc_chunk()
+}
+
+fn month_name(m: u32) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    NAMES
+        .get((m as usize).wrapping_sub(1))
+        .copied()
+        .unwrap_or("")
 }

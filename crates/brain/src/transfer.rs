@@ -240,6 +240,7 @@ impl Brain {
                     let new = NewMemory {
                         id: Some(m.id),
                         content: m.content,
+                        context: m.context,
                         kind: m.kind,
                         scope: m.scope,
                         metadata: m.metadata,
@@ -342,6 +343,8 @@ impl Brain {
         };
         let total = store.count_memories(&all).await?;
         progress.start("embedding", Some(total));
+        let mut recent: std::collections::HashMap<Scope, std::collections::VecDeque<String>> =
+            std::collections::HashMap::new();
         let mut offset = 0;
         loop {
             let mut q = MemoryQuery::new(all.clone(), 256);
@@ -350,7 +353,35 @@ impl Brain {
             let page = store.list_memories(&q).await?;
             let n = page.len();
             if n > 0 {
-                let texts: Vec<String> = page.iter().map(|m| m.content.clone()).collect();
+                // Thread memories embed with the turns before them, as remember does.
+                let texts: Vec<String> = page
+                    .iter()
+                    .map(|m| {
+                        let threaded = config.threads.enabled
+                            && config.threads.previous > 0
+                            && m.scope.session.is_some()
+                            && m.kind.as_str() != PATTERN_KIND
+                            && m.kind != memory_core::MemoryKind::doc_chunk();
+                        if !threaded {
+                            return m.content.clone();
+                        }
+                        let prev = recent.entry(m.scope.clone()).or_default();
+                        let text = if prev.is_empty() {
+                            m.content.clone()
+                        } else {
+                            format!(
+                                "{}\n{}",
+                                m.content,
+                                prev.iter().cloned().collect::<Vec<_>>().join("\n")
+                            )
+                        };
+                        prev.push_back(m.content.clone());
+                        if prev.len() > config.threads.previous {
+                            prev.pop_front();
+                        }
+                        text
+                    })
+                    .collect();
                 let vectors = embedder.embed(&texts).await?;
                 store
                     .put_embeddings(page.iter().map(|m| m.id).zip(vectors).collect())

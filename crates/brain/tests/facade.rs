@@ -364,3 +364,82 @@ async fn missing_model_names_the_fetch_command() {
     assert!(matches!(e, BrainError::ModelMissing { .. }), "{e}");
     assert!(e.to_string().contains("brain model fetch"), "{e}");
 }
+
+#[tokio::test]
+async fn threads_give_context_and_named_speakers_boost() {
+    let b = mem_brain().await;
+    let s = Scope::user("conv").with_session("s1");
+    let at = memory_core::Timestamp::from_millis(1_683_550_560_000); // 8 May 2023
+    let turn = |speaker: &str, text: &str, i: i64| {
+        let mut m = NewMemory::new(format!("{speaker}: {text}"))
+            .with_scope(s.clone())
+            .with_metadata(Metadata::new().with("speaker", speaker));
+        m.created_at = Some(memory_core::Timestamp::from_millis(at.as_millis() + i));
+        m
+    };
+    let first = b
+        .remember_many(vec![
+            turn("Caroline", "I went to a support group yesterday", 0),
+            turn("Melanie", "How was it?", 1),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        first[0].context, "[8 May 2023]\nMelanie: How was it?",
+        "date and next turn"
+    );
+    assert_eq!(
+        first[1].context,
+        "[8 May 2023]\nCaroline: I went to a support group yesterday"
+    );
+    // A later turn: its context has the previous two; its predecessor gains it as next.
+    let third = b
+        .remember(turn("Caroline", "It was powerful, I felt accepted", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        third.context,
+        "[8 May 2023]\nCaroline: I went to a support group yesterday\nMelanie: How was it?"
+    );
+    let second = b.get(first[1].id).await.unwrap().unwrap();
+    assert!(
+        second
+            .context
+            .ends_with("Caroline: It was powerful, I felt accepted")
+    );
+    assert_eq!(
+        second.updated_at, first[1].updated_at,
+        "context is not an update"
+    );
+    // Memories outside a session get no context.
+    let plain = b.remember(NewMemory::new("no thread here")).await.unwrap();
+    assert!(plain.context.is_empty());
+
+    // Keyword recall finds a turn by its neighbours' words, below the turn itself.
+    let hits = b
+        .recall(
+            &RecallQuery::new("support group", Scope::user("conv")).with_mode(RecallMode::Keyword),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].memory.id, first[0].id);
+    assert!(
+        hits.len() >= 2,
+        "neighbours found through their context: {hits:?}"
+    );
+    // A question naming one speaker boosts that speaker's turns.
+    let hits = b
+        .recall(&RecallQuery::new(
+            "What did Melanie ask?",
+            Scope::user("conv"),
+        ))
+        .await
+        .unwrap();
+    let mel = hits.iter().find(|h| h.memory.id == first[1].id).unwrap();
+    assert_eq!(mel.score.boost, 1.5);
+    assert!(
+        hits.iter()
+            .filter(|h| h.memory.id != first[1].id)
+            .all(|h| h.score.boost == 1.0)
+    );
+}

@@ -1439,6 +1439,67 @@ pub async fn restore_records(store: &dyn LongTermStore) {
     );
 }
 
+/// Keyword recall: stems, ignores stop words (unless the query is only stop words),
+/// searches a memory's context at a lower weight than its content, and counts document
+/// frequencies; a context-only update keeps `updated_at`.
+pub async fn keyword_context_and_stemming(store: &dyn LongTermStore) {
+    let s = Scope::user("kw");
+    let q = |text: &str| KeywordQuery {
+        text: text.into(),
+        filter: MemoryFilter::scoped(s.clone()),
+        limit: 10,
+    };
+    let runner = store
+        .put_memory(NewMemory::new("she was running the marathon").with_scope(s.clone()))
+        .await
+        .unwrap();
+    let ctx = store
+        .put_memory(
+            NewMemory::new("it went well")
+                .with_scope(s.clone())
+                .with_context("[8 May 2023] talking about the marathon"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ctx.context, "[8 May 2023] talking about the marathon");
+    assert_eq!(
+        store.get_memory(ctx.id).await.unwrap().unwrap().context,
+        ctx.context
+    );
+    let hits = store.search_memories(&q("runs")).await.unwrap();
+    assert_eq!(hits.len(), 1, "stemmed: runs ~ running");
+    assert_eq!(hits[0].memory.id, runner.id);
+    let hits = store.search_memories(&q("marathons")).await.unwrap();
+    assert_eq!(hits.len(), 2, "content and context both searched: {hits:?}");
+    assert_eq!(hits[0].memory.id, runner.id, "content outweighs context");
+    // "the" and "was" are stop words: only "marathon" is searched...
+    let hits = store.search_memories(&q("the marathon was")).await.unwrap();
+    assert_eq!(hits.len(), 2);
+    // ...but a query of stop words alone still searches them.
+    let hits = store.search_memories(&q("it")).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    let (total, counts) = store
+        .keyword_document_counts(&["marathon".into(), "running".into(), "zebra".into()])
+        .await
+        .unwrap();
+    assert!(total >= 2);
+    assert_eq!(counts, vec![1, 1, 0], "content only, stemmed");
+    // A context-only patch keeps updated_at and is searchable at once.
+    let patched = store
+        .update_memory(
+            runner.id,
+            MemoryPatch {
+                context: Some("then she swims".into()),
+                ..MemoryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.updated_at, runner.updated_at);
+    let hits = store.search_memories(&q("swimming")).await.unwrap();
+    assert_eq!(hits.len(), 1);
+}
+
 /// Many concurrent writers through one handle: nothing is lost, no error surfaces.
 pub async fn concurrent_writers(store: Arc<dyn LongTermStore>) {
     let p = store

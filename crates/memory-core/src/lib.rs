@@ -55,11 +55,12 @@ pub mod conformance;
 
 pub use error::{BoxError, Error, ErrorKind, Result, ValidationError};
 pub use fusion::{
-    FusedHit, RecallWeights, ScoreParts, Signals, fuse, outcome_from_counts, recency,
+    FusedHit, ListKind, RankedList, RecallWeights, ScoreParts, Signals, fuse, fuse_lists,
+    outcome_from_counts, recency,
 };
 pub use memory::{
     Importance, KeywordHit, KeywordQuery, ListOrder, Memory, MemoryFilter, MemoryId, MemoryKind,
-    MemoryPatch, MemoryQuery, NewMemory, query_terms,
+    MemoryPatch, MemoryQuery, NewMemory, STOP_WORDS, is_stop_word, keyword_terms, query_terms,
 };
 pub use ports::{
     ChatMessage, Completion, CompletionRequest, ContextMessage, DerivedIndex, Embedder,

@@ -192,6 +192,11 @@ pub trait LongTermStore: Send + Sync {
     /// Memories whose content matches the words of the query, best first.
     async fn search_memories(&self, query: &KeywordQuery) -> Result<Vec<KeywordHit>>;
 
+    /// Document frequencies for keyword feedback: how many memories hold each term in
+    /// their content (matched as keyword search matches, e.g. stemmed), and how many
+    /// memories there are in all. Counts are over the whole store, not a scope.
+    async fn keyword_document_counts(&self, terms: &[String]) -> Result<(u64, Vec<u64>)>;
+
     /// Deletes memories that expired at or before `now`; returns their ids.
     async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>>;
 

@@ -47,6 +47,13 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The UTC calendar date: (year, month 1-12, day 1-31).
+    pub fn date(self) -> (i64, u32, u32) {
+        civil_from_days(self.0.div_euclid(86_400_000))
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.0.div_euclid(86_400_000);

@@ -25,7 +25,7 @@ proptest! {
         let keyword: Vec<MemoryId> = kw.iter().map(|&i| ids[i]).collect();
         let vector: Vec<(MemoryId, f32)> = vec_.iter().map(|&i| (ids[i], 0.5)).collect();
         let index = |id: MemoryId| ids.iter().position(|x| *x == id).unwrap();
-        let sig = |id| Signals { importance: imp[index(id)], updated_at: now, outcome: None };
+        let sig = |id| Signals::new(imp[index(id)], now);
         let hits = fuse(&keyword, &vector, sig, &RecallWeights::default(), now);
         let expected: HashSet<MemoryId> = keyword.iter().chain(vector.iter().map(|(i, _)| i)).copied().collect();
         prop_assert_eq!(hits.iter().map(|h| h.id).collect::<HashSet<_>>(), expected);
@@ -48,7 +48,7 @@ proptest! {
         let ids: Vec<MemoryId> = (0..n).map(|_| MemoryId::new()).collect();
         let (a, b) = (a % n, b % n);
         let now = Timestamp::now();
-        let flat = |_| Signals { importance: 0.5, updated_at: now, outcome: None };
+        let flat = |_| Signals::new(0.5, now);
         let hits = fuse(&ids, &[], flat, &RecallWeights::default(), now);
         let score = |i: usize| hits.iter().find(|h| h.id == ids[i]).unwrap().parts.total;
         if a < b {

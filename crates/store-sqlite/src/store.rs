@@ -337,6 +337,12 @@ impl LongTermStore for SqliteStore {
         self.read(move |c, _| ops::get_memories(c, &ids)).await
     }
 
+    async fn keyword_document_counts(&self, terms: &[String]) -> Result<(u64, Vec<u64>)> {
+        let terms = terms.to_vec();
+        self.read(move |c, _| ops::keyword_document_counts(c, &terms))
+            .await
+    }
+
     async fn update_memory(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory> {
         patch.validate()?;
         self.write(move |c, now| ops::update_memory(c, id, patch, now))

@@ -44,6 +44,7 @@ conformance!(
     decisions,
     batch_is_atomic,
     restore_records,
+    keyword_context_and_stemming,
     embeddings_round_trip,
     embedding_log,
 );

@@ -305,6 +305,7 @@ pub fn as_memory(e: &VectorEntry) -> Memory {
     Memory {
         id: e.id,
         content: "x".into(),
+        context: String::new(),
         kind: e.kind.clone(),
         scope: e.scope.clone(),
         metadata: e.metadata.clone(),
