@@ -6,6 +6,7 @@
 //! - `cargo xtask bench`: lists the benchmarks; `cargo xtask bench sqlite` runs
 //!   store-sqlite's write benchmarks and the seed's Python write path on the same machine
 //!   and prints a comparison.
+//! - `cargo xtask eval locomo [DIR]`: LoCoMo recall through the brain (see `eval.rs`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -14,6 +15,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::SystemTime;
 
 mod ann;
+mod eval;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +37,11 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         bench: Option<BenchCmd>,
+    },
+    /// Runs an evaluation of the brain on a public data set.
+    Eval {
+        #[command(subcommand)]
+        eval: eval::EvalCmd,
     },
 }
 
@@ -121,6 +128,7 @@ fn main() -> ExitCode {
         Cmd::Bench {
             bench: Some(BenchCmd::Ann(args)),
         } => ann::bench_ann(&args),
+        Cmd::Eval { eval } => eval::eval(&eval),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
