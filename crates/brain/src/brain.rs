@@ -719,8 +719,11 @@ impl Brain {
             && weights.feedback > 0.0
         {
             let first = fuse_lists(&lists, plain, &weights, now);
+            // Only hits that matched the query's words: feedback from hits found by
+            // meaning alone drifts (in a small brain, the top five are everything).
             let top: Vec<&Memory> = first
                 .iter()
+                .filter(|h| h.parts.keyword_rank.is_some())
                 .take(feedback_docs)
                 .filter_map(|h| memories.get(&h.id))
                 .collect();

@@ -129,8 +129,8 @@ pub struct RecallConfig {
     pub depth: usize,
     /// The fusion and re-ranking weights.
     pub weights: RecallWeights,
-    /// Keyword feedback: the first pass's top hits whose words expand the query.
-    /// Default 5; 0 turns feedback off.
+    /// Keyword feedback: the first pass's top hits (among those that matched the
+    /// query's words) whose words expand the query. Default 5; 0 turns feedback off.
     pub feedback_docs: usize,
     /// Keyword feedback: how many words are added to the query. Default 5.
     pub feedback_terms: usize,
