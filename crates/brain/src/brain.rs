@@ -380,7 +380,7 @@ impl Brain {
         let (texts, predecessor_updates) = self.thread_context(&mut memories).await?;
         let mut out = Vec::with_capacity(memories.len());
         for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
-            let vectors = self.embedder.embed(texts).await?;
+            let vectors = self.embed_memories(chunk, texts).await?;
             let mut ops = Vec::with_capacity(chunk.len() * 2);
             for (m, v) in chunk.iter().zip(vectors) {
                 let id = m.id.unwrap_or_default();
@@ -408,6 +408,29 @@ impl Brain {
         }
         self.sync_index().await?;
         Ok(out)
+    }
+
+    /// Embeds memories: a thread memory's vector is the normalised sum of its own
+    /// embedding and that of it with the turns before it, so one vector answers both for
+    /// what it says and for what it answers.
+    async fn embed_memories(
+        &self,
+        memories: &[NewMemory],
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut vectors = self.embedder.embed(texts).await?;
+        let own: Vec<usize> = (0..memories.len())
+            .filter(|&i| texts[i] != memories[i].content)
+            .collect();
+        if own.is_empty() {
+            return Ok(vectors);
+        }
+        let own_texts: Vec<String> = own.iter().map(|&i| memories[i].content.clone()).collect();
+        let own_vectors = self.embedder.embed(&own_texts).await?;
+        for (&i, v) in own.iter().zip(own_vectors) {
+            vectors[i] = blend(&vectors[i], &v);
+        }
+        Ok(vectors)
     }
 
     /// Fills the context of memories in threads (a session scope) from their neighbours,
@@ -1186,6 +1209,17 @@ fn is_thread_kind(kind: &MemoryKind) -> bool {
     kind.as_str() != PATTERN_KIND && *kind != MemoryKind::doc_chunk()
 }
 
+/// The normalised sum of two unit vectors (the first when they cancel out).
+pub(crate) fn blend(a: &[f32], b: &[f32]) -> Vec<f32> {
+    let sum: Vec<f32> = a.iter().zip(b).map(|(x, y)| x + y).collect();
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 1e-6 {
+        sum.into_iter().map(|x| x / norm).collect()
+    } else {
+        a.to_vec()
+    }
+}
+
 fn month_name(m: u32) -> &'static str {
     const NAMES: [&str; 12] = [
         "January",
@@ -1205,4 +1239,19 @@ fn month_name(m: u32) -> &'static str {
         .get((m as usize).wrapping_sub(1))
         .copied()
         .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blend_is_unit_length_and_total() {
+        let v = blend(&[1.0, 0.0], &[0.0, 1.0]);
+        assert!((v[0] - v[1]).abs() < 1e-6 && (v[0] * v[0] + v[1] * v[1] - 1.0).abs() < 1e-5);
+        assert_eq!(blend(&[1.0, 0.0], &[-1.0, 0.0]), vec![1.0, 0.0], "opposites: the first");
+        assert_eq!(month_name(5), "May");
+        assert_eq!(month_name(0), "");
+        assert_eq!(month_name(13), "");
+    }
 }

@@ -231,8 +231,10 @@ impl Default for IngestConfig {
 
 /// Memories that share a session scope form a thread (a conversation, a task log). Each
 /// one's context holds its date and its neighbours, searched by keyword recall at a lower
-/// weight, and its vector embeds it with the turns before it (measured on LoCoMo:
-/// evidence recall@10 0.64 to 0.80 with the recall changes that came with it).
+/// weight, and its vector is the normalised sum of its own embedding and the embedding of
+/// it with the turns before it (measured on LoCoMo: evidence recall@10 0.63 to 0.80 with
+/// the recall changes that came with it; the blend rather than the context embedding
+/// alone, 0.804 against 0.799). Thread memories cost two embeddings each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThreadConfig {

@@ -382,7 +382,17 @@ impl Brain {
                         text
                     })
                     .collect();
-                let vectors = embedder.embed(&texts).await?;
+                let mut vectors = embedder.embed(&texts).await?;
+                // As remember does: thread memories blend their own embedding in.
+                let own: Vec<usize> = (0..n).filter(|&i| texts[i] != page[i].content).collect();
+                if !own.is_empty() {
+                    let own_texts: Vec<String> =
+                        own.iter().map(|&i| page[i].content.clone()).collect();
+                    let own_vectors = embedder.embed(&own_texts).await?;
+                    for (&i, v) in own.iter().zip(own_vectors) {
+                        vectors[i] = crate::brain::blend(&vectors[i], &v);
+                    }
+                }
                 store
                     .put_embeddings(page.iter().map(|m| m.id).zip(vectors).collect())
                     .await?;
