@@ -1249,7 +1249,11 @@ mod tests {
     fn blend_is_unit_length_and_total() {
         let v = blend(&[1.0, 0.0], &[0.0, 1.0]);
         assert!((v[0] - v[1]).abs() < 1e-6 && (v[0] * v[0] + v[1] * v[1] - 1.0).abs() < 1e-5);
-        assert_eq!(blend(&[1.0, 0.0], &[-1.0, 0.0]), vec![1.0, 0.0], "opposites: the first");
+        assert_eq!(
+            blend(&[1.0, 0.0], &[-1.0, 0.0]),
+            vec![1.0, 0.0],
+            "opposites: the first"
+        );
         assert_eq!(month_name(5), "May");
         assert_eq!(month_name(0), "");
         assert_eq!(month_name(13), "");
