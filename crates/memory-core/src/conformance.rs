@@ -1500,6 +1500,54 @@ pub async fn keyword_context_and_stemming(store: &dyn LongTermStore) {
     assert_eq!(hits.len(), 1);
 }
 
+/// A selective filter over a word many memories share still finds the best `limit`
+/// matches inside the filter (a backend that ranks first and filters after must fall back).
+pub async fn keyword_search_selective_filter(store: &dyn LongTermStore) {
+    let crowd = Scope::user("crowd");
+    let few = Scope::user("few");
+    let mut ops = Vec::new();
+    for i in 0..300 {
+        ops.push(WriteOp::PutMemory(
+            NewMemory::new(format!("kubernetes kubernetes deploy note {i}"))
+                .with_scope(crowd.clone()),
+        ));
+    }
+    for i in 0..3 {
+        ops.push(WriteOp::PutMemory(
+            NewMemory::new(format!(
+                "a long rambling text that mentions kubernetes once, item {i}"
+            ))
+            .with_scope(few.clone()),
+        ));
+    }
+    store.write_batch(ops).await.unwrap();
+    for limit in [1, 2, 3, 10] {
+        let hits = store
+            .search_memories(&KeywordQuery {
+                text: "kubernetes".into(),
+                filter: MemoryFilter::scoped(few.clone()),
+                limit,
+            })
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), limit.min(3), "limit {limit}");
+        assert!(hits.iter().all(|h| h.memory.scope == few));
+    }
+    let all = store
+        .search_memories(&KeywordQuery {
+            text: "kubernetes".into(),
+            filter: MemoryFilter::default(),
+            limit: 500,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 303);
+    assert!(
+        all.windows(2).all(|w| w[0].score >= w[1].score),
+        "best first"
+    );
+}
+
 /// Many concurrent writers through one handle: nothing is lost, no error surfaces.
 pub async fn concurrent_writers(store: Arc<dyn LongTermStore>) {
     let p = store

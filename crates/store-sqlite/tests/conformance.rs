@@ -45,6 +45,7 @@ conformance!(
     batch_is_atomic,
     restore_records,
     keyword_context_and_stemming,
+    keyword_search_selective_filter,
     embeddings_round_trip,
     embedding_log,
 );
