@@ -547,8 +547,32 @@ impl Brain {
         let new_text = patch.content.clone();
         let m = self.store.update_memory(id, patch).await?;
         if new_text.is_some() {
-            let new = NewMemory::new(m.content.clone()).with_kind(m.kind.clone());
-            let v = self.embedder.embed(&[embedding_text(&new)]).await?;
+            // Embedded as remember embeds: a thread memory with the turns before it.
+            let new = NewMemory::new(m.content.clone())
+                .with_kind(m.kind.clone())
+                .with_scope(m.scope.clone());
+            let mut text = embedding_text(&new);
+            let t = self.config.threads;
+            if t.enabled && t.previous > 0 && in_thread(&new) {
+                let mut filter = MemoryFilter::scoped(m.scope.clone());
+                filter.created_before = Some(m.created_at);
+                let mut q = MemoryQuery::new(filter, t.previous + 8);
+                q.order = ListOrder::NewestFirst;
+                let mut prev: Vec<String> = self
+                    .store
+                    .list_memories(&q)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.scope == m.scope && is_thread_kind(&p.kind) && p.id != id)
+                    .take(t.previous)
+                    .map(|p| p.content)
+                    .collect();
+                prev.reverse();
+                if !prev.is_empty() {
+                    text = format!("{}\n{}", m.content, prev.join("\n"));
+                }
+            }
+            let v = self.embed_memories(&[new], &[text]).await?;
             if let Some(v) = v.into_iter().next() {
                 self.store.put_embeddings(vec![(id, v)]).await?;
             }

@@ -411,6 +411,26 @@ async fn threads_give_context_and_named_speakers_boost() {
         second.updated_at, first[1].updated_at,
         "context is not an update"
     );
+    // New content is re-embedded (with its thread), so recall by meaning follows it.
+    b.update(
+        third.id,
+        memory_core::MemoryPatch {
+            content: Some("Caroline: we adopted a puppy named Max".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let hits = b
+        .recall(
+            &RecallQuery::new("adopted puppy Max", Scope::user("conv"))
+                .with_mode(RecallMode::Vector)
+                .with_k(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].memory.id, third.id);
+    assert_eq!(b.stats().await.unwrap().indexed, 3);
     // Memories outside a session get no context.
     let plain = b.remember(NewMemory::new("no thread here")).await.unwrap();
     assert!(plain.context.is_empty());
