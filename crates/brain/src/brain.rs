@@ -10,10 +10,10 @@ use memory_core::{
     Embedder, EmbedderInfo, EventQuery, KeywordQuery, LearningEvent, ListKind, ListOrder, Memory,
     MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition,
     NewConversation, NewDecision, NewLearningEvent, NewMemory, NewPattern, NewPreference,
-    NewProject, PatternOutcome, PatternQuery, PatternWrite, Preference, Project, RankedList,
-    RecallWeights, RecordId, Reward, Role, Scope, ScoreParts, ShortTermMemory, Signals, StoreStats,
-    Timestamp, VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse_lists, is_stop_word,
-    keyword_terms, outcome_from_counts, query_terms,
+    NewProject, PatternOutcome, PatternQuery, PatternWrite, Preference, Project, QUESTION_WORDS,
+    RankedList, RecallWeights, RecordId, Reward, Role, Scope, ScoreParts, ShortTermMemory, Signals,
+    StoreStats, Timestamp, VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse_lists,
+    is_stop_word, keyword_terms, outcome_from_counts, query_terms,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -1167,26 +1167,6 @@ fn signals(m: Option<&Memory>, outcome: Option<f64>, boost: f64) -> Signals {
         None => Signals::new(0.0, Timestamp::from_millis(0)),
     }
 }
-
-/// Words that frame a question rather than say what it is about; kept out of keyword
-/// feedback (with the stop words).
-const QUESTION_WORDS: &[&str] = &[
-    "would",
-    "could",
-    "might",
-    "likely",
-    "kind",
-    "kinds",
-    "type",
-    "types",
-    "sort",
-    "many",
-    "much",
-    "ever",
-    "also",
-    "something",
-    "anything",
-];
 
 /// Hits with their memories moved into `memories`.
 fn take_memories(

@@ -95,28 +95,36 @@ pub fn exact_index(dimension: usize) -> crate::Result<Arc<dyn DerivedIndex>> {
     }))
 }
 
+/// `VectorIndex` by delegation to the wrapped engine's `index` field.
+macro_rules! delegate_vector_index {
+    ($t:ty) => {
+        #[async_trait]
+        impl VectorIndex for $t {
+            fn dimension(&self) -> usize {
+                self.index.dimension()
+            }
+            async fn upsert(&self, entries: Vec<VectorEntry>) -> Result<()> {
+                self.index.upsert(entries).await
+            }
+            async fn delete(&self, ids: &[MemoryId]) -> Result<usize> {
+                self.index.delete(ids).await
+            }
+            async fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>> {
+                self.index.search(query).await
+            }
+            async fn len(&self) -> Result<usize> {
+                self.index.len().await
+            }
+        }
+    };
+}
+
+delegate_vector_index!(HnswDerived);
+delegate_vector_index!(ExactDerived);
+
 struct HnswDerived {
     index: HnswIndex,
     dir: PathBuf,
-}
-
-#[async_trait]
-impl VectorIndex for HnswDerived {
-    fn dimension(&self) -> usize {
-        self.index.dimension()
-    }
-    async fn upsert(&self, entries: Vec<VectorEntry>) -> Result<()> {
-        self.index.upsert(entries).await
-    }
-    async fn delete(&self, ids: &[MemoryId]) -> Result<usize> {
-        self.index.delete(ids).await
-    }
-    async fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>> {
-        self.index.search(query).await
-    }
-    async fn len(&self) -> Result<usize> {
-        self.index.len().await
-    }
 }
 
 #[async_trait]
@@ -137,25 +145,6 @@ struct ExactDerived {
     index: FlatIndex,
     applied: AtomicU64,
     catching_up: Mutex<()>,
-}
-
-#[async_trait]
-impl VectorIndex for ExactDerived {
-    fn dimension(&self) -> usize {
-        self.index.dimension()
-    }
-    async fn upsert(&self, entries: Vec<VectorEntry>) -> Result<()> {
-        self.index.upsert(entries).await
-    }
-    async fn delete(&self, ids: &[MemoryId]) -> Result<usize> {
-        self.index.delete(ids).await
-    }
-    async fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>> {
-        self.index.search(query).await
-    }
-    async fn len(&self) -> Result<usize> {
-        self.index.len().await
-    }
 }
 
 #[async_trait]

@@ -60,7 +60,8 @@ pub use fusion::{
 };
 pub use memory::{
     Importance, KeywordHit, KeywordQuery, ListOrder, Memory, MemoryFilter, MemoryId, MemoryKind,
-    MemoryPatch, MemoryQuery, NewMemory, STOP_WORDS, is_stop_word, keyword_terms, query_terms,
+    MemoryPatch, MemoryQuery, NewMemory, QUESTION_WORDS, STOP_WORDS, is_stop_word, keyword_terms,
+    query_terms,
 };
 pub use ports::{
     ChatMessage, Completion, CompletionRequest, ContextMessage, DerivedIndex, Embedder,

@@ -726,6 +726,26 @@ pub const STOP_WORDS: &[&str] = &[
     "wouldn",
 ];
 
+/// Words that frame a question rather than say what it is about ("what kind of music
+/// would she likely enjoy"): kept out of keyword feedback along with [`STOP_WORDS`].
+pub const QUESTION_WORDS: &[&str] = &[
+    "would",
+    "could",
+    "might",
+    "likely",
+    "kind",
+    "kinds",
+    "type",
+    "types",
+    "sort",
+    "many",
+    "much",
+    "ever",
+    "also",
+    "something",
+    "anything",
+];
+
 /// Whether `term` (lower-case) is an English stop word.
 pub fn is_stop_word(term: &str) -> bool {
     STOP_WORDS.contains(&term)
