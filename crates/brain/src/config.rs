@@ -13,7 +13,7 @@
 //! feedback_docs = 5
 //! speaker_boost = 1.5
 //! [recall.weights]
-//! rrf_k = 5.0
+//! rrf_k = 10.0
 //! outcome = 0.15
 //!
 //! [index]
