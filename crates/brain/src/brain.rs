@@ -143,6 +143,8 @@ pub struct BrainBuilder {
     embedder: Option<Arc<dyn Embedder>>,
     short_term: Option<Arc<dyn ShortTermMemory>>,
     config: BrainConfig,
+    /// `Brain::open` checks and pins the embedder before opening the index.
+    embedder_checked: bool,
 }
 
 impl BrainBuilder {
@@ -192,7 +194,9 @@ impl BrainBuilder {
             .embedder
             .ok_or_else(|| BrainError::Config("the brain builder needs an embedder".into()))?;
         let info = embedder.info().clone();
-        check_embedder(store.as_ref(), &info).await?;
+        if !self.embedder_checked {
+            check_embedder(store.as_ref(), &info).await?;
+        }
         let index = match self.index {
             Some(i) => i,
             None => engines::exact_index(info.dimension)?,
@@ -288,14 +292,17 @@ impl Brain {
             store.as_embeddings(),
         )
         .await?;
-        let brain = BrainBuilder::new()
+        let builder = BrainBuilder {
+            embedder_checked: true,
+            ..BrainBuilder::new()
+        };
+        builder
             .config(config)
             .store(store)
             .embedder(embedder)
             .index(index)
             .build()
-            .await?;
-        Ok(brain)
+            .await
     }
 
     /// A builder, to choose the ports.
@@ -343,11 +350,10 @@ impl Brain {
     /// Applies the store's new changes to the index, and snapshots it when enough piled up.
     async fn sync_index(&self) -> Result<()> {
         self.index.catch_up(self.store.as_embeddings()).await?;
-        let behind = self.index.applied_seq()
-            - self
-                .persisted_seq
-                .load(Ordering::Acquire)
-                .min(self.index.applied_seq());
+        let behind = self
+            .index
+            .applied_seq()
+            .saturating_sub(self.persisted_seq.load(Ordering::Acquire));
         if behind >= self.config.index.snapshot_every {
             self.persist().await?;
         }
@@ -380,13 +386,7 @@ impl Brain {
         let (texts, predecessor_updates) = self.thread_context(&mut memories).await?;
         let mut out = Vec::with_capacity(memories.len());
         for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
-            let vectors = self.embed_memories(chunk, texts).await?;
-            let mut ops = Vec::with_capacity(chunk.len() * 2);
-            for (m, v) in chunk.iter().zip(vectors) {
-                let id = m.id.unwrap_or_default();
-                ops.push(WriteOp::PutMemory(m.clone()));
-                ops.push(WriteOp::PutEmbedding { id, vector: v });
-            }
+            let ops = self.put_ops(chunk, texts).await?;
             for outcome in self.store.write_batch(ops).await? {
                 if let WriteOutcome::Memory(m) = outcome {
                     out.push(m);
@@ -410,27 +410,44 @@ impl Brain {
         Ok(out)
     }
 
-    /// Embeds memories: a thread memory's vector is the normalised sum of its own
-    /// embedding and that of it with the turns before it, so one vector answers both for
-    /// what it says and for what it answers.
-    async fn embed_memories(
+    /// `PutMemory` and `PutEmbedding` for each memory (which has its id), embedded from
+    /// `texts` as [`embed_blended`] does.
+    async fn put_ops(&self, memories: &[NewMemory], texts: &[String]) -> Result<Vec<WriteOp>> {
+        let own: Vec<String> = memories.iter().map(|m| m.content.clone()).collect();
+        let vectors = embed_blended(self.embedder.as_ref(), &own, texts).await?;
+        let mut ops = Vec::with_capacity(memories.len() * 2);
+        for (m, vector) in memories.iter().zip(vectors) {
+            let id =
+                m.id.ok_or_else(|| BrainError::Config("a memory to write has no id".into()))?;
+            ops.push(WriteOp::PutMemory(m.clone()));
+            ops.push(WriteOp::PutEmbedding { id, vector });
+        }
+        Ok(ops)
+    }
+
+    /// The newest `n` memories of a thread (exactly `scope`), created before `before`
+    /// when given, oldest first.
+    async fn thread_tail(
         &self,
-        memories: &[NewMemory],
-        texts: &[String],
-    ) -> Result<Vec<Vec<f32>>> {
-        let mut vectors = self.embedder.embed(texts).await?;
-        let own: Vec<usize> = (0..memories.len())
-            .filter(|&i| texts[i] != memories[i].content)
+        scope: &Scope,
+        before: Option<Timestamp>,
+        n: usize,
+    ) -> Result<Vec<Memory>> {
+        let mut filter = MemoryFilter::scoped(scope.clone());
+        filter.created_before = before;
+        // A few more than `n`: the filter also matches scopes with more parts set.
+        let mut q = MemoryQuery::new(filter, n + 8);
+        q.order = ListOrder::NewestFirst;
+        let mut tail: Vec<Memory> = self
+            .store
+            .list_memories(&q)
+            .await?
+            .into_iter()
+            .filter(|m| is_thread_member(&m.scope, &m.kind) && m.scope == *scope)
+            .take(n)
             .collect();
-        if own.is_empty() {
-            return Ok(vectors);
-        }
-        let own_texts: Vec<String> = own.iter().map(|&i| memories[i].content.clone()).collect();
-        let own_vectors = self.embedder.embed(&own_texts).await?;
-        for (&i, v) in own.iter().zip(own_vectors) {
-            vectors[i] = blend(&vectors[i], &v);
-        }
-        Ok(vectors)
+        tail.reverse();
+        Ok(tail)
     }
 
     /// Fills the context of memories in threads (a session scope) from their neighbours,
@@ -440,14 +457,14 @@ impl Brain {
         &self,
         memories: &mut [NewMemory],
     ) -> Result<(Vec<String>, Vec<(MemoryId, String)>)> {
-        let mut texts: Vec<String> = memories.iter().map(embedding_text).collect();
+        let mut texts: Vec<String> = memories.iter().map(|m| m.content.clone()).collect();
         let t = self.config.threads;
         if !t.enabled || (t.previous == 0 && t.next == 0) {
             return Ok((texts, Vec::new()));
         }
         let mut threads: Vec<(Scope, Vec<usize>)> = Vec::new();
         for (i, m) in memories.iter().enumerate() {
-            if !in_thread(m) {
+            if !is_thread_member(&m.scope, &m.kind) {
                 continue;
             }
             match threads.iter_mut().find(|(s, _)| *s == m.scope) {
@@ -457,19 +474,7 @@ impl Brain {
         }
         let mut updates = Vec::new();
         for (scope, members) in threads {
-            // The thread's newest stored memories, oldest first.
-            let mut q =
-                MemoryQuery::new(MemoryFilter::scoped(scope.clone()), t.previous.max(1) + 8);
-            q.order = ListOrder::NewestFirst;
-            let mut stored: Vec<Memory> = self
-                .store
-                .list_memories(&q)
-                .await?
-                .into_iter()
-                .filter(|m| m.scope == scope && is_thread_kind(&m.kind))
-                .take(t.previous.max(1))
-                .collect();
-            stored.reverse();
+            let stored = self.thread_tail(&scope, None, t.previous.max(1)).await?;
             let mut seq: Vec<String> = stored.iter().map(|m| m.content.clone()).collect();
             let base = seq.len();
             seq.extend(members.iter().map(|&i| memories[i].content.clone()));
@@ -492,9 +497,7 @@ impl Brain {
                 let prev = &seq[at.saturating_sub(t.previous)..at];
                 let next = &seq[(at + 1).min(seq.len())..(at + 1 + t.next).min(seq.len())];
                 let m = &mut memories[i];
-                if !prev.is_empty() {
-                    texts[i] = format!("{}\n{}", m.content, prev.join("\n"));
-                }
+                texts[i] = thread_text(&m.content, prev);
                 if m.context.is_empty() {
                     let (y, mo, d) = m.created_at.unwrap_or(now).date();
                     let mut parts = vec![format!("[{d} {} {y}]", month_name(mo))];
@@ -518,15 +521,8 @@ impl Brain {
             m.validate()?;
         }
         for chunk in memories.chunks(BATCH) {
-            let texts: Vec<String> = chunk.iter().map(embedding_text).collect();
-            let vectors = self.embedder.embed(&texts).await?;
-            for (m, v) in chunk.iter().zip(vectors) {
-                let id = m.id.ok_or_else(|| {
-                    BrainError::Config("replace_atomically needs memories with ids".into())
-                })?;
-                ops.push(WriteOp::PutMemory(m.clone()));
-                ops.push(WriteOp::PutEmbedding { id, vector: v });
-            }
+            let texts: Vec<String> = chunk.iter().map(|m| m.content.clone()).collect();
+            ops.extend(self.put_ops(chunk, &texts).await?);
         }
         if !ops.is_empty() {
             self.store.write_batch(ops).await?;
@@ -548,31 +544,20 @@ impl Brain {
         let m = self.store.update_memory(id, patch).await?;
         if new_text.is_some() {
             // Embedded as remember embeds: a thread memory with the turns before it.
-            let new = NewMemory::new(m.content.clone())
-                .with_kind(m.kind.clone())
-                .with_scope(m.scope.clone());
-            let mut text = embedding_text(&new);
             let t = self.config.threads;
-            if t.enabled && t.previous > 0 && in_thread(&new) {
-                let mut filter = MemoryFilter::scoped(m.scope.clone());
-                filter.created_before = Some(m.created_at);
-                let mut q = MemoryQuery::new(filter, t.previous + 8);
-                q.order = ListOrder::NewestFirst;
-                let mut prev: Vec<String> = self
-                    .store
-                    .list_memories(&q)
-                    .await?
-                    .into_iter()
-                    .filter(|p| p.scope == m.scope && is_thread_kind(&p.kind) && p.id != id)
-                    .take(t.previous)
-                    .map(|p| p.content)
-                    .collect();
-                prev.reverse();
-                if !prev.is_empty() {
-                    text = format!("{}\n{}", m.content, prev.join("\n"));
-                }
-            }
-            let v = self.embed_memories(&[new], &[text]).await?;
+            let prev: Vec<String> =
+                if t.enabled && t.previous > 0 && is_thread_member(&m.scope, &m.kind) {
+                    self.thread_tail(&m.scope, Some(m.created_at), t.previous)
+                        .await?
+                        .into_iter()
+                        .map(|p| p.content)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+            let text = thread_text(&m.content, &prev);
+            let own = [m.content.clone()];
+            let v = embed_blended(self.embedder.as_ref(), &own, &[text]).await?;
             if let Some(v) = v.into_iter().next() {
                 self.store.put_embeddings(vec![(id, v)]).await?;
             }
@@ -584,6 +569,27 @@ impl Brain {
     /// Memories passing a filter, in order, paged.
     pub async fn list(&self, query: &MemoryQuery) -> Result<Vec<Memory>> {
         Ok(self.store.list_memories(query).await?)
+    }
+
+    /// Every memory passing a filter, in `order`, read a page at a time.
+    pub(crate) async fn list_all(
+        &self,
+        filter: &MemoryFilter,
+        order: ListOrder,
+    ) -> Result<Vec<Memory>> {
+        const PAGE: usize = 1_000;
+        let mut out = Vec::new();
+        loop {
+            let mut q = MemoryQuery::new(filter.clone(), PAGE);
+            q.order = order;
+            q.offset = out.len();
+            let page = self.store.list_memories(&q).await?;
+            let n = page.len();
+            out.extend(page);
+            if n < PAGE {
+                return Ok(out);
+            }
+        }
     }
 
     /// How many memories pass a filter.
@@ -634,23 +640,12 @@ impl Brain {
             Some(t) if t < cutoff => t,
             _ => cutoff,
         });
-        let mut doomed = Vec::new();
-        let mut offset = 0;
-        loop {
-            let mut q = MemoryQuery::new(filter.clone(), 1_000);
-            q.order = ListOrder::OldestFirst;
-            q.offset = offset;
-            let page = self.store.list_memories(&q).await?;
-            let n = page.len();
-            doomed.extend(
-                page.into_iter()
-                    .filter(|m| m.importance.get() <= rule.max_importance),
-            );
-            if n < 1_000 {
-                break;
-            }
-            offset += n;
-        }
+        let doomed: Vec<Memory> = self
+            .list_all(&filter, ListOrder::OldestFirst)
+            .await?
+            .into_iter()
+            .filter(|m| m.importance.get() <= rule.max_importance)
+            .collect();
         if !dry_run {
             for chunk in doomed.chunks(BATCH) {
                 let ops = chunk
@@ -1152,11 +1147,6 @@ fn pattern_memories(scope: Scope) -> MemoryFilter {
     f
 }
 
-/// The text a memory is embedded from.
-fn embedding_text(m: &NewMemory) -> String {
-    m.content.clone()
-}
-
 fn signals(m: Option<&Memory>, outcome: Option<f64>, boost: f64) -> Signals {
     match m {
         Some(m) => Signals {
@@ -1203,14 +1193,42 @@ fn named_speaker<'a>(query: &str, memories: impl Iterator<Item = &'a Memory>) ->
     if named.len() == 1 { named.pop() } else { None }
 }
 
-/// Whether a memory belongs to a conversation thread: it has a session, and it is not a
-/// document chunk or a code pattern (those carry their own context).
-fn in_thread(m: &NewMemory) -> bool {
-    m.scope.session.is_some() && is_thread_kind(&m.kind)
+/// Whether a memory of this scope and kind belongs to a conversation thread: it has a
+/// session, and it is not a document chunk or a code pattern (those carry their own
+/// context).
+pub(crate) fn is_thread_member(scope: &Scope, kind: &MemoryKind) -> bool {
+    scope.session.is_some() && kind.as_str() != PATTERN_KIND && *kind != MemoryKind::doc_chunk()
 }
 
-fn is_thread_kind(kind: &MemoryKind) -> bool {
-    kind.as_str() != PATTERN_KIND && *kind != MemoryKind::doc_chunk()
+/// The text a thread memory is embedded from: itself, then the turns before it (itself
+/// first, so the model's token limit cuts the context, never the memory).
+pub(crate) fn thread_text(content: &str, prev: &[String]) -> String {
+    if prev.is_empty() {
+        content.to_owned()
+    } else {
+        format!("{content}\n{}", prev.join("\n"))
+    }
+}
+
+/// Embeds `texts`; where a text is not just the memory's own content (`own`), the vector
+/// is the normalised sum of the two embeddings, so one vector answers both for what a
+/// thread memory says and for what it answers.
+pub(crate) async fn embed_blended(
+    embedder: &dyn Embedder,
+    own: &[String],
+    texts: &[String],
+) -> Result<Vec<Vec<f32>>> {
+    let mut vectors = embedder.embed(texts).await?;
+    let differ: Vec<usize> = (0..texts.len()).filter(|&i| texts[i] != own[i]).collect();
+    if differ.is_empty() {
+        return Ok(vectors);
+    }
+    let own_texts: Vec<String> = differ.iter().map(|&i| own[i].clone()).collect();
+    let own_vectors = embedder.embed(&own_texts).await?;
+    for (&i, v) in differ.iter().zip(own_vectors) {
+        vectors[i] = blend(&vectors[i], &v);
+    }
+    Ok(vectors)
 }
 
 /// The normalised sum of two unit vectors (the first when they cancel out).

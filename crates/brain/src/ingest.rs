@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use memory_core::{
-    MemoryFilter, MemoryId, MemoryKind, MemoryQuery, Metadata, MetadataCondition, NewMemory, Scope,
+    ListOrder, MemoryFilter, MemoryId, MemoryKind, Metadata, MetadataCondition, NewMemory, Scope,
     WriteOp,
 };
 use serde::{Deserialize, Serialize};
@@ -143,7 +143,9 @@ impl Brain {
     ) -> Result<FileOutcome> {
         let key_s = key.to_string_lossy().into_owned();
         let hash = chunk::content_hash(text);
-        let existing = self.list_all(&source_filter(scope, &key_s)).await?;
+        let existing = self
+            .list_all(&source_filter(scope, &key_s), ListOrder::NewestFirst)
+            .await?;
         let current = !existing.is_empty()
             && existing.iter().all(|m| {
                 m.metadata.get("content_hash").and_then(Value::as_str) == Some(hash.as_str())
@@ -214,7 +216,7 @@ impl Brain {
         ));
         let mut gone_files = std::collections::HashSet::new();
         let mut gone = Vec::new();
-        for m in self.list_all(&filter).await? {
+        for m in self.list_all(&filter, ListOrder::NewestFirst).await? {
             let source = m
                 .metadata
                 .get("source")
@@ -230,20 +232,6 @@ impl Brain {
             self.replace_atomically(gone, Vec::new()).await?;
         }
         Ok(gone_files.len())
-    }
-
-    async fn list_all(&self, filter: &MemoryFilter) -> Result<Vec<memory_core::Memory>> {
-        let mut out = Vec::new();
-        loop {
-            let mut q = MemoryQuery::new(filter.clone(), 1_000);
-            q.offset = out.len();
-            let page = self.list(&q).await?;
-            let n = page.len();
-            out.extend(page);
-            if n < 1_000 {
-                return Ok(out);
-            }
-        }
     }
 }
 

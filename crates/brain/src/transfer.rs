@@ -14,7 +14,7 @@ use memory_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::brain::{Brain, PATTERN_KIND};
+use crate::brain::{Brain, PATTERN_KIND, embed_blended, is_thread_member, thread_text};
 use crate::config::BrainConfig;
 use crate::engines;
 use crate::error::{BrainError, Result};
@@ -353,46 +353,26 @@ impl Brain {
             let page = store.list_memories(&q).await?;
             let n = page.len();
             if n > 0 {
-                // Thread memories embed with the turns before them, as remember does.
+                // Embedded as remember embeds: thread memories with the turns before them
+                // (the list is oldest first, so each thread's turns come in order), blended.
+                let t = config.threads;
                 let texts: Vec<String> = page
                     .iter()
                     .map(|m| {
-                        let threaded = config.threads.enabled
-                            && config.threads.previous > 0
-                            && m.scope.session.is_some()
-                            && m.kind.as_str() != PATTERN_KIND
-                            && m.kind != memory_core::MemoryKind::doc_chunk();
-                        if !threaded {
+                        if !(t.enabled && t.previous > 0 && is_thread_member(&m.scope, &m.kind)) {
                             return m.content.clone();
                         }
                         let prev = recent.entry(m.scope.clone()).or_default();
-                        let text = if prev.is_empty() {
-                            m.content.clone()
-                        } else {
-                            format!(
-                                "{}\n{}",
-                                m.content,
-                                prev.iter().cloned().collect::<Vec<_>>().join("\n")
-                            )
-                        };
+                        let text = thread_text(&m.content, prev.make_contiguous());
                         prev.push_back(m.content.clone());
-                        if prev.len() > config.threads.previous {
+                        if prev.len() > t.previous {
                             prev.pop_front();
                         }
                         text
                     })
                     .collect();
-                let mut vectors = embedder.embed(&texts).await?;
-                // As remember does: thread memories blend their own embedding in.
-                let own: Vec<usize> = (0..n).filter(|&i| texts[i] != page[i].content).collect();
-                if !own.is_empty() {
-                    let own_texts: Vec<String> =
-                        own.iter().map(|&i| page[i].content.clone()).collect();
-                    let own_vectors = embedder.embed(&own_texts).await?;
-                    for (&i, v) in own.iter().zip(own_vectors) {
-                        vectors[i] = crate::brain::blend(&vectors[i], &v);
-                    }
-                }
+                let own: Vec<String> = page.iter().map(|m| m.content.clone()).collect();
+                let vectors = embed_blended(embedder.as_ref(), &own, &texts).await?;
                 store
                     .put_embeddings(page.iter().map(|m| m.id).zip(vectors).collect())
                     .await?;
