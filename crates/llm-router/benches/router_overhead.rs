@@ -1,0 +1,2 @@
+//! Placeholder replaced by the router overhead benchmark.
+fn main() {}
