@@ -1,0 +1,578 @@
+//! The router: routes a task through the table, calls the deployments in order until one
+//! answers, keeps to context windows, and accounts for tokens, cost and latency.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use memory_core::{
+    Completion, CompletionRequest, Embedder, EmbedderInfo, TextModel, Usage, estimate_tokens,
+};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::error::{LlmError, Result};
+use crate::layers::open_stream;
+use crate::provider::{ChatStream, Provider};
+use crate::registry::Registry;
+use crate::routing::{RouteRequest, RoutingDecision, RoutingTable, Target, TaskType};
+
+/// One deployment tried for a call, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    /// The deployment.
+    pub target: Target,
+    /// `None` if it answered; else why not.
+    pub error: Option<String>,
+}
+
+/// A routed answer: the completion, where it came from and why, and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Routed {
+    /// The answer.
+    pub completion: Completion,
+    /// What the table decided.
+    pub decision: RoutingDecision,
+    /// The deployment that answered (the target, or a fallback).
+    pub served_by: Target,
+    /// Every deployment tried, in order; the last answered.
+    pub attempts: Vec<Attempt>,
+    /// US dollars, from the registry's prices; `None` for an unregistered model.
+    pub cost_usd: Option<f64>,
+}
+
+/// A routed stream: the events, where they come from and why.
+pub struct RoutedStream {
+    /// The answer's events.
+    pub stream: ChatStream,
+    /// What the table decided.
+    pub decision: RoutingDecision,
+    /// The deployment streaming the answer.
+    pub served_by: Target,
+    /// Every deployment tried, in order; the last is streaming.
+    pub attempts: Vec<Attempt>,
+}
+
+impl std::fmt::Debug for RoutedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutedStream")
+            .field("decision", &self.decision)
+            .field("served_by", &self.served_by)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Running totals for one deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeploymentStats {
+    /// Calls that answered.
+    pub calls: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// Prompt tokens of answered calls.
+    pub input_tokens: u64,
+    /// Generated tokens of answered calls.
+    pub output_tokens: u64,
+    /// US dollars of answered calls.
+    pub cost_usd: f64,
+    /// Wall time of answered calls.
+    pub latency: Duration,
+}
+
+/// Routes tasks to deployments. Cheap to share: hold it in an `Arc`.
+pub struct Router {
+    table: RoutingTable,
+    registry: Registry,
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+    ledger: Mutex<BTreeMap<Target, DeploymentStats>>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("rules", &self.table.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Router`].
+#[derive(Default)]
+pub struct RouterBuilder {
+    table: Option<RoutingTable>,
+    registry: Option<Registry>,
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+}
+
+impl RouterBuilder {
+    /// The routing table ([`RoutingTable::seed`] by default).
+    pub fn table(mut self, table: RoutingTable) -> Self {
+        self.table = Some(table);
+        self
+    }
+
+    /// The model registry ([`Registry::seed`] by default).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Adds a provider under its [`Provider::name`], already wrapped in whatever layers
+    /// it should have (see [`crate::layers::Resilience::apply`]).
+    pub fn provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.insert(provider.name().to_owned(), provider);
+        self
+    }
+
+    /// The router. Fails if the table or registry is invalid.
+    pub fn build(self) -> Result<Router> {
+        let table = self.table.unwrap_or_default();
+        table.validate()?;
+        let registry = self
+            .registry
+            .unwrap_or_else(|| Registry::seed(crate::routing::SEED_LOCAL_MODEL));
+        registry.validate()?;
+        Ok(Router {
+            table,
+            registry,
+            providers: self.providers,
+            ledger: Mutex::new(BTreeMap::new()),
+        })
+    }
+}
+
+/// The tokens a request needs: its text, estimated, plus the answer it asks room for.
+pub fn tokens_needed(request: &CompletionRequest) -> u64 {
+    let prompt: usize = request.system.as_deref().map_or(0, estimate_tokens)
+        + request
+            .messages
+            .iter()
+            .map(|m| estimate_tokens(&m.content))
+            .sum::<usize>();
+    prompt as u64 + u64::from(request.max_tokens.unwrap_or(0))
+}
+
+impl Router {
+    /// A builder.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::default()
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// The model registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The configured providers' names.
+    pub fn providers(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// The provider named `name`.
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    /// What the table decides for `route`, without calling anything.
+    pub fn route(&self, route: &RouteRequest) -> Result<RoutingDecision> {
+        self.table.route(route)
+    }
+
+    /// Running totals per deployment since the router was built.
+    pub fn ledger(&self) -> BTreeMap<Target, DeploymentStats> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn account(
+        &self,
+        target: &Target,
+        outcome: std::result::Result<(&Usage, Duration), ()>,
+    ) -> Option<f64> {
+        let cost = outcome
+            .ok()
+            .and_then(|(usage, _)| self.registry.cost(target, usage));
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = ledger.entry(target.clone()).or_default();
+        match outcome {
+            Ok((usage, latency)) => {
+                stats.calls += 1;
+                stats.input_tokens += usage.input_tokens;
+                stats.output_tokens += usage.output_tokens;
+                stats.cost_usd += cost.unwrap_or(0.0);
+                stats.latency += latency;
+            }
+            Err(()) => stats.failures += 1,
+        }
+        cost
+    }
+
+    /// The decision for `route` and `request`, with the context length raised to the
+    /// request's own estimate.
+    fn decide(
+        &self,
+        route: &RouteRequest,
+        request: &CompletionRequest,
+    ) -> Result<(RoutingDecision, u64)> {
+        let needed = tokens_needed(request);
+        let mut route = *route;
+        route.context_length = route.context_length.max(needed);
+        Ok((self.table.route(&route)?, needed))
+    }
+
+    /// Why `target` cannot take the call before trying it: no such provider, or a
+    /// window too small.
+    fn precheck(&self, target: &Target, needed: u64) -> Result<&Arc<dyn Provider>> {
+        let provider = self.providers.get(&target.provider).ok_or_else(|| {
+            LlmError::Config(format!("provider `{}` is not configured", target.provider))
+        })?;
+        self.registry.check_fits(target, needed)?;
+        Ok(provider)
+    }
+
+    /// Completes `request` on the deployment the table picks for `route`, falling back
+    /// in the table's order when a deployment fails in a way another may not (see
+    /// [`LlmError::allows_fallback`]) or cannot hold the request. One failed deployment
+    /// gives its own error; several give [`LlmError::AllFailed`].
+    pub async fn chat(&self, route: &RouteRequest, request: CompletionRequest) -> Result<Routed> {
+        let (decision, needed) = self.decide(route, &request)?;
+        let mut attempts = Vec::new();
+        let mut errors = Vec::new();
+        let candidates: Vec<Target> = decision.candidates().cloned().collect();
+        for target in &candidates {
+            let mut req = request.clone();
+            req.model = Some(target.model.clone());
+            let result = match self.precheck(target, needed) {
+                Ok(provider) => {
+                    let span = chat_span(target, &req, &decision.rule, "chat");
+                    let started = Instant::now();
+                    let result = provider.chat(&req).instrument(span.clone()).await;
+                    match &result {
+                        Ok(c) => {
+                            let cost = self.account(target, Ok((&c.usage, c.latency)));
+                            record_answer(&span, c, cost, started.elapsed());
+                        }
+                        Err(e) => {
+                            self.account(target, Err(()));
+                            span.record("error.type", error_type(e));
+                        }
+                    }
+                    result
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(completion) => {
+                    attempts.push(Attempt {
+                        target: target.clone(),
+                        error: None,
+                    });
+                    let cost_usd = self.registry.cost(target, &completion.usage);
+                    return Ok(Routed {
+                        completion,
+                        served_by: target.clone(),
+                        decision,
+                        attempts,
+                        cost_usd,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(deployment = %target, error = %e, "deployment failed");
+                    attempts.push(Attempt {
+                        target: target.clone(),
+                        error: Some(e.to_string()),
+                    });
+                    let stop = !e.allows_fallback();
+                    errors.push((target.to_string(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(combine(errors))
+    }
+
+    /// Streams the answer, with the same routing and fallback as [`Router::chat`] up to
+    /// the first event; after that, errors arrive in the stream.
+    pub async fn chat_stream(
+        &self,
+        route: &RouteRequest,
+        request: CompletionRequest,
+    ) -> Result<RoutedStream> {
+        let (decision, needed) = self.decide(route, &request)?;
+        let mut attempts = Vec::new();
+        let mut errors = Vec::new();
+        let candidates: Vec<Target> = decision.candidates().cloned().collect();
+        for target in &candidates {
+            let mut req = request.clone();
+            req.model = Some(target.model.clone());
+            let result = match self.precheck(target, needed) {
+                Ok(provider) => {
+                    let span = chat_span(target, &req, &decision.rule, "chat");
+                    open_stream(provider.as_ref(), &req).instrument(span).await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(stream) => {
+                    attempts.push(Attempt {
+                        target: target.clone(),
+                        error: None,
+                    });
+                    return Ok(RoutedStream {
+                        stream,
+                        served_by: target.clone(),
+                        decision,
+                        attempts,
+                    });
+                }
+                Err(e) => {
+                    self.account(target, Err(()));
+                    attempts.push(Attempt {
+                        target: target.clone(),
+                        error: Some(e.to_string()),
+                    });
+                    let stop = !e.allows_fallback();
+                    errors.push((target.to_string(), e));
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(combine(errors))
+    }
+
+    /// Embeds `texts` with the table's embedding deployment. Never falls back: vectors of
+    /// two models must not be mixed, so a failure is returned as it is.
+    pub async fn embed(&self, texts: &[String]) -> Result<(Target, Vec<Vec<f32>>)> {
+        let target = self.embedding_target()?;
+        let provider = self.precheck(&target, 0)?;
+        let span = tracing::info_span!(
+            "embeddings",
+            gen_ai.operation.name = "embeddings",
+            gen_ai.system = %target.provider,
+            gen_ai.request.model = %target.model,
+            error.type = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = provider
+            .embed(&target.model, texts)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(_) => {
+                self.account(&target, Ok((&Usage::default(), started.elapsed())));
+            }
+            Err(e) => {
+                self.account(&target, Err(()));
+                span.record("error.type", error_type(e));
+            }
+        }
+        Ok((target, result?))
+    }
+
+    /// The deployment that embeds, as the table routes an embedding task.
+    pub fn embedding_target(&self) -> Result<Target> {
+        Ok(self
+            .table
+            .route(&RouteRequest::new(
+                TaskType::Embedding,
+                crate::routing::Complexity::Simple,
+            ))?
+            .target)
+    }
+
+    /// A [`TextModel`] that routes every call as `route`, for code that takes
+    /// memory-core's port.
+    pub fn text_model(self: &Arc<Self>, route: RouteRequest) -> RoutedModel {
+        RoutedModel {
+            name: format!(
+                "router:{}/{}",
+                route.task.as_str(),
+                route.complexity.as_str()
+            ),
+            router: Arc::clone(self),
+            route,
+        }
+    }
+
+    /// An [`Embedder`] over the table's embedding deployment. Its dimension comes from
+    /// the registry, or from embedding one probe text when the registry does not say.
+    pub async fn embedder(self: &Arc<Self>) -> Result<RoutedEmbedder> {
+        let target = self.embedding_target()?;
+        let dimension = match self
+            .registry
+            .get(&target)
+            .and_then(|m| m.embedding_dimension)
+        {
+            Some(d) => d,
+            None => {
+                let (_, v) = self.embed(&["dimension probe".to_owned()]).await?;
+                v.first()
+                    .map(Vec::len)
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| LlmError::Malformed {
+                        provider: target.provider.clone(),
+                        message: "the probe embedding was empty".into(),
+                    })?
+            }
+        };
+        Ok(RoutedEmbedder {
+            router: Arc::clone(self),
+            info: EmbedderInfo {
+                model_id: target.to_string(),
+                dimension,
+            },
+        })
+    }
+}
+
+fn combine(mut errors: Vec<(String, LlmError)>) -> LlmError {
+    if errors.len() == 1 {
+        if let Some((_, e)) = errors.pop() {
+            return e;
+        }
+    }
+    if errors.is_empty() {
+        return LlmError::Config("the routing decision named no deployment".into());
+    }
+    LlmError::AllFailed(errors)
+}
+
+fn chat_span(
+    target: &Target,
+    request: &CompletionRequest,
+    rule: &str,
+    operation: &'static str,
+) -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        gen_ai.operation.name = operation,
+        gen_ai.system = %target.provider,
+        gen_ai.request.model = %target.model,
+        gen_ai.request.temperature = request.temperature.map(f64::from),
+        gen_ai.request.max_tokens = request.max_tokens,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        brain.route.rule = rule,
+        brain.cost_usd = tracing::field::Empty,
+        brain.latency_ms = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
+}
+
+fn record_answer(span: &tracing::Span, c: &Completion, cost: Option<f64>, elapsed: Duration) {
+    span.record("gen_ai.response.model", c.model.as_str());
+    span.record(
+        "gen_ai.response.finish_reasons",
+        tracing::field::debug(&c.finish_reason),
+    );
+    span.record("gen_ai.usage.input_tokens", c.usage.input_tokens);
+    span.record("gen_ai.usage.output_tokens", c.usage.output_tokens);
+    if let Some(cost) = cost {
+        span.record("brain.cost_usd", cost);
+    }
+    span.record("brain.latency_ms", elapsed.as_secs_f64() * 1000.0);
+}
+
+fn error_type(e: &LlmError) -> &'static str {
+    match e {
+        LlmError::RateLimited { .. } => "rate_limited",
+        LlmError::Timeout { .. } => "timeout",
+        LlmError::Server { .. } => "server_error",
+        LlmError::UnknownModel { .. } => "unknown_model",
+        LlmError::Unauthorized { .. } => "unauthorized",
+        LlmError::ContextWindowExceeded { .. } => "context_window_exceeded",
+        LlmError::InvalidRequest { .. } => "invalid_request",
+        LlmError::Malformed { .. } => "malformed_response",
+        LlmError::Transport { .. } => "transport",
+        LlmError::CircuitOpen { .. } => "circuit_open",
+        LlmError::Unsupported { .. } => "unsupported",
+        LlmError::Config(_) | LlmError::NotConfigured => "config",
+        LlmError::AllFailed(_) => "all_failed",
+    }
+}
+
+/// The router as memory-core's [`TextModel`], with one fixed route.
+#[derive(Debug, Clone)]
+pub struct RoutedModel {
+    name: String,
+    router: Arc<Router>,
+    route: RouteRequest,
+}
+
+#[async_trait]
+impl TextModel for RoutedModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn complete(&self, request: CompletionRequest) -> memory_core::Result<Completion> {
+        Ok(self.router.chat(&self.route, request).await?.completion)
+    }
+}
+
+/// The router's embedding deployment as memory-core's [`Embedder`]. Every answer is
+/// checked against the pinned dimension.
+#[derive(Debug, Clone)]
+pub struct RoutedEmbedder {
+    router: Arc<Router>,
+    info: EmbedderInfo,
+}
+
+#[async_trait]
+impl Embedder for RoutedEmbedder {
+    fn info(&self) -> &EmbedderInfo {
+        &self.info
+    }
+
+    async fn embed(&self, texts: &[String]) -> memory_core::Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (target, mut vectors) = self.router.embed(texts).await?;
+        let malformed = |message: String| LlmError::Malformed {
+            provider: target.provider.clone(),
+            message,
+        };
+        if vectors.len() != texts.len() {
+            return Err(malformed(format!(
+                "{} vectors for {} texts",
+                vectors.len(),
+                texts.len()
+            ))
+            .into());
+        }
+        for v in &mut vectors {
+            if v.len() != self.info.dimension {
+                return Err(malformed(format!(
+                    "a vector of {} dimensions from {}, which is pinned at {}",
+                    v.len(),
+                    self.info.model_id,
+                    self.info.dimension
+                ))
+                .into());
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if !norm.is_finite() || norm == 0.0 {
+                return Err(malformed("a zero or non-finite vector".into()).into());
+            }
+            // The port promises unit vectors; servers do not all normalise.
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(vectors)
+    }
+}
