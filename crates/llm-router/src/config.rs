@@ -35,7 +35,7 @@ use crate::router::Router;
 use crate::routing::{RoutingTable, Rule, SEED_LOCAL_MODEL};
 
 /// One provider to configure, by kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProviderConfig {
@@ -78,7 +78,7 @@ impl ProviderConfig {
 }
 
 /// The router's configuration.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
     /// The local chat model of the seed's table (`settings.ollama_model`);
@@ -157,5 +157,34 @@ impl LlmConfig {
             builder = builder.provider(self.resilience.apply(provider)?);
         }
         builder.build()
+    }
+}
+
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+fn same_key(a: Option<&secrecy::SecretString>, b: Option<&secrecy::SecretString>) -> bool {
+    use secrecy::ExposeSecret;
+    a.map(ExposeSecret::expose_secret) == b.map(ExposeSecret::expose_secret)
+}
+
+// By hand, because `SecretString` deliberately has no `PartialEq`.
+#[cfg(feature = "openai")]
+impl PartialEq for crate::providers::openai::OpenAiConfig {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.base_url == o.base_url
+            && self.api_key_env == o.api_key_env
+            && same_key(self.api_key.as_ref(), o.api_key.as_ref())
+    }
+}
+
+#[cfg(feature = "anthropic")]
+impl PartialEq for crate::providers::anthropic::AnthropicConfig {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.base_url == o.base_url
+            && self.api_key_env == o.api_key_env
+            && self.version == o.version
+            && self.default_max_tokens == o.default_max_tokens
+            && same_key(self.api_key.as_ref(), o.api_key.as_ref())
     }
 }

@@ -182,13 +182,15 @@ impl From<LlmError> for memory_core::Error {
     fn from(e: LlmError) -> Self {
         let message = e.to_string();
         match &e {
-            LlmError::InvalidRequest { .. } | LlmError::ContextWindowExceeded { .. } => {
+            LlmError::InvalidRequest { .. }
+            | LlmError::ContextWindowExceeded { .. }
+            | LlmError::Config(_) => {
                 memory_core::Error::InvalidInput(memory_core::ValidationError::Other(message))
             }
             LlmError::UnknownModel { model, .. } => {
                 memory_core::Error::not_found(format!("model {model}"))
             }
-            LlmError::Malformed { .. } | LlmError::Config(_) | LlmError::Unsupported { .. } => {
+            LlmError::Malformed { .. } | LlmError::Unsupported { .. } => {
                 memory_core::Error::Backend {
                     message,
                     source: Some(Box::new(e)),

@@ -82,7 +82,7 @@ pub fn error_message(body: &str) -> String {
     truncate(from_json.as_deref().unwrap_or(body).trim())
 }
 
-/// `text` cut to at most [`MAX_MESSAGE`] bytes on a character boundary.
+/// `text` cut to at most 500 bytes on a character boundary.
 pub fn truncate(text: &str) -> String {
     if text.len() <= MAX_MESSAGE {
         return text.to_owned();

@@ -441,7 +441,7 @@ impl Default for Resilience {
 }
 
 fn secs(field: &str, v: f64) -> Result<Duration> {
-    if v.is_finite() && v >= 0.0 && v < 1e9 {
+    if (0.0..1e9).contains(&v) {
         Ok(Duration::from_secs_f64(v))
     } else {
         Err(LlmError::Config(format!(
@@ -481,6 +481,14 @@ impl Resilience {
             failures: self.breaker_failures,
             cooldown: secs("breaker_cooldown_secs", self.breaker_cooldown_secs)?,
         })
+    }
+
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<()> {
+        self.timeout()?;
+        self.retry()?;
+        self.breaker()?;
+        Ok(())
     }
 
     /// `provider` wrapped as retry(breaker(timeout(provider))): every attempt is timed,

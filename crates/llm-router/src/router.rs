@@ -439,10 +439,10 @@ impl Router {
 }
 
 fn combine(mut errors: Vec<(String, LlmError)>) -> LlmError {
-    if errors.len() == 1 {
-        if let Some((_, e)) = errors.pop() {
-            return e;
-        }
+    if errors.len() == 1
+        && let Some((_, e)) = errors.pop()
+    {
+        return e;
     }
     if errors.is_empty() {
         return LlmError::Config("the routing decision named no deployment".into());
