@@ -64,6 +64,19 @@ enum BenchCmd {
     Sqlite(SqliteArgs),
     /// Our HNSW index beside hnswlib, faiss and usearch (`shared/bench/peers_ann.py`).
     Ann(ann::AnnArgs),
+    /// The LLM router's own overhead per call: criterion's `router_overhead`, reported as
+    /// time added to a direct provider call (the provider answers in-process).
+    Router(RouterArgs),
+}
+
+#[derive(Debug, Args)]
+struct RouterArgs {
+    /// Print the comparison as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Do not run criterion; report its last run.
+    #[arg(long)]
+    no_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +141,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             bench: Some(BenchCmd::Ann(args)),
         } => ann::bench_ann(&args),
+        Cmd::Bench {
+            bench: Some(BenchCmd::Router(args)),
+        } => bench_router(&args),
         Cmd::Eval { eval } => eval::eval(&eval),
     };
     match result {
@@ -657,4 +673,45 @@ fn print_table(rows: &[Row], n: u64) {
          one-commit-per-call {} (the seed has no batches).",
         SQLITE_BATCH.0, SQLITE_BATCH.1
     );
+}
+
+/// Runs the router overhead benchmark and reports each path against the direct call.
+fn bench_router(args: &RouterArgs) -> Result<()> {
+    if !args.no_run {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", "llm-router", "--bench", "router_overhead"]);
+        run_step("bench router", cmd)?;
+    }
+    let results = criterion_results(&criterion_home()?.join("router_overhead"))?;
+    let direct = results
+        .get("router_overhead/provider_direct")
+        .context("no result for router_overhead/provider_direct; run without --no-run")?
+        .mean_ns;
+    let mut rows = Vec::new();
+    for (id, e) in &results {
+        rows.push(serde_json::json!({
+            "bench": id,
+            "mean_ns": e.mean_ns,
+            "added_ns": e.mean_ns - direct,
+            "ratio_to_direct": e.mean_ns / direct,
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!(
+            "{:<42} {:>12} {:>12} {:>8}",
+            "bench", "mean", "added", "ratio"
+        );
+        for r in &rows {
+            println!(
+                "{:<42} {:>9.0} ns {:>9.0} ns {:>7.2}x",
+                r["bench"].as_str().unwrap_or(""),
+                r["mean_ns"].as_f64().unwrap_or(0.0),
+                r["added_ns"].as_f64().unwrap_or(0.0),
+                r["ratio_to_direct"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(())
 }

@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 
 use crate::batch;
 use crate::cli::{
-    Command, ConversationCommand, DecisionCommand, EventArgs, EventsArgs, FilterArgs, ForgetArgs,
-    GlobalArgs, IngestArgs, ModelCommand, PatternCommand, PrefCommand, ProjectCommand, PruneArgs,
-    RecallArgs, RememberArgs, ScopeArgs,
+    AskArgs, Command, ConversationCommand, DecisionCommand, EventArgs, EventsArgs, FilterArgs,
+    ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand, PatternCommand, PrefCommand,
+    ProjectCommand, PruneArgs, RecallArgs, RememberArgs, RouteArgs, ScopeArgs,
 };
 use crate::exit::{CliError, Exit};
 use crate::output::{self, Out};
@@ -185,7 +185,181 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> 
         Command::Import { file } => import(ctx, file).await,
         Command::Reindex => reindex(ctx).await,
         Command::Model(ModelCommand::Fetch { force, dest }) => model_fetch(ctx, force, dest).await,
+        Command::Llm(LlmCommand::Route(a)) => llm_route(ctx, &a),
+        Command::Llm(LlmCommand::Ask(a)) => llm_ask(ctx, a).await,
+        Command::Llm(LlmCommand::Models) => llm_models(ctx),
     }
+}
+
+// ---- llm ----------------------------------------------------------------------------------
+
+fn route_request(a: &RouteArgs) -> llm_router::RouteRequest {
+    llm_router::RouteRequest::new(a.task, a.complexity)
+        .with_context_length(a.context_length)
+        .fast_and_cheap(a.fast, a.cheap)
+}
+
+/// The configured provider names (no router is built, so no key is needed).
+fn configured_providers(config: &BrainConfig) -> anyhow::Result<Vec<String>> {
+    let http = llm_router::http::HttpOptions::default();
+    let mut names = Vec::new();
+    for p in &config.llm.providers {
+        names.push(p.build(&http).map_err(BrainError::from)?.name().to_owned());
+    }
+    Ok(names)
+}
+
+fn llm_route(ctx: &Ctx, a: &RouteArgs) -> anyhow::Result<()> {
+    let config = ctx.config()?;
+    let decision = config
+        .llm
+        .table()
+        .route(&route_request(a))
+        .map_err(BrainError::from)?;
+    let configured = configured_providers(config)?;
+    let mark = |t: &llm_router::Target| {
+        if configured.contains(&t.provider) {
+            ""
+        } else {
+            " (provider not configured)"
+        }
+    };
+    let candidates: Vec<Value> = decision
+        .candidates()
+        .map(|t| json!({ "provider": t.provider, "model": t.model, "configured": configured.contains(&t.provider) }))
+        .collect();
+    ctx.out.either(
+        &json!({ "rule": decision.rule, "reason": decision.reason, "candidates": candidates }),
+        || {
+            let mut lines = vec![
+                format!("rule      {}", decision.rule),
+                format!("target    {}{}", decision.target, mark(&decision.target)),
+            ];
+            for f in &decision.fallbacks {
+                lines.push(format!("fallback  {f}{}", mark(f)));
+            }
+            lines.push(format!("reason    {}", decision.reason));
+            lines
+        },
+    )
+}
+
+fn llm_models(ctx: &Ctx) -> anyhow::Result<()> {
+    let config = ctx.config()?;
+    let configured = configured_providers(config)?;
+    let registry = config.llm.registry();
+    let models: Vec<&llm_router::ModelInfo> = registry.models().collect();
+    ctx.out.either(
+        &json!({ "configured_providers": configured, "models": models }),
+        || {
+            let mut lines = vec![if configured.is_empty() {
+                "no LLM provider is configured (add [[llm.providers]] to the configuration)"
+                    .to_owned()
+            } else {
+                format!("configured providers: {}", configured.join(", "))
+            }];
+            for m in &models {
+                let caps: Vec<String> = m
+                    .capabilities
+                    .iter()
+                    .map(|c| format!("{c:?}").to_lowercase())
+                    .collect();
+                lines.push(format!(
+                    "{:<45} {:>8} tokens  ${:>6.2}/${:<6.2} per Mtok  {:<6}  {}",
+                    m.target().to_string(),
+                    m.context_window,
+                    m.input_usd_per_mtok,
+                    m.output_usd_per_mtok,
+                    if m.local { "local" } else { "remote" },
+                    caps.join(",")
+                ));
+            }
+            lines
+        },
+    )
+}
+
+async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
+    let config = ctx.config()?;
+    if !config.llm.is_configured() {
+        return Err(BrainError::Llm(llm_router::LlmError::NotConfigured).into());
+    }
+    let router = config.llm.build().map_err(BrainError::from)?;
+    let prompt = if a.prompt == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text
+    } else {
+        a.prompt.clone()
+    };
+    if prompt.trim().is_empty() {
+        return Err(CliError::invalid("the prompt is empty").into());
+    }
+    let request = memory_core::CompletionRequest {
+        system: a.system.clone(),
+        max_tokens: a.max_tokens,
+        temperature: a.temperature,
+        json_mode: a.json_mode,
+        ..memory_core::CompletionRequest::prompt(prompt)
+    };
+    let route = route_request(&a.route);
+    if a.stream && !ctx.global.json {
+        use futures_util::StreamExt as _;
+        use std::io::Write as _;
+        let routed = router
+            .chat_stream(&route, request)
+            .await
+            .map_err(BrainError::from)?;
+        let mut stream = routed.stream;
+        let mut stdout = std::io::stdout();
+        while let Some(event) = stream.next().await {
+            match event.map_err(BrainError::from)? {
+                llm_router::StreamEvent::Delta(text) => {
+                    stdout.write_all(text.as_bytes())?;
+                    stdout.flush()?;
+                }
+                llm_router::StreamEvent::Done { usage, .. } => {
+                    writeln!(stdout)?;
+                    ctx.out.note(format!(
+                        "brain: {} ({}), {} + {} tokens",
+                        routed.served_by,
+                        routed.decision.rule,
+                        usage.input_tokens,
+                        usage.output_tokens
+                    ));
+                }
+            }
+        }
+        return Ok(());
+    }
+    let routed = router
+        .chat(&route, request)
+        .await
+        .map_err(BrainError::from)?;
+    let failed: Vec<String> = routed
+        .attempts
+        .iter()
+        .filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.target)))
+        .collect();
+    if !ctx.global.json {
+        for f in &failed {
+            ctx.out.note(format!("brain: fell back from {f}"));
+        }
+        ctx.out.note(format!(
+            "brain: {} ({}), {} + {} tokens, {:.0} ms{}",
+            routed.served_by,
+            routed.decision.rule,
+            routed.completion.usage.input_tokens,
+            routed.completion.usage.output_tokens,
+            routed.completion.latency.as_secs_f64() * 1000.0,
+            routed
+                .cost_usd
+                .map(|c| format!(", ${c:.6}"))
+                .unwrap_or_default()
+        ));
+    }
+    ctx.out
+        .either(&routed, || vec![routed.completion.text.clone()])
 }
 
 fn scope_of(s: &ScopeArgs) -> Scope {
@@ -246,7 +420,7 @@ async fn init(ctx: &Ctx) -> anyhow::Result<()> {
                 .model_dir
                 .clone()
                 .or_else(|| embed::default_model_dir().ok()),
-            EmbedderKind::Hashing => None,
+            EmbedderKind::Hashing | EmbedderKind::Llm => None,
         };
         let report = json!({
             "data_dir": config.data_dir,

@@ -152,6 +152,78 @@ pub enum Command {
     /// The embedding model.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Language models: which model the routing table picks for a task and why, asking
+    /// the routed model, and the model registry. Needs an `[llm]` provider in the
+    /// configuration for `ask`; memory commands never do.
+    #[command(subcommand)]
+    Llm(LlmCommand),
+}
+
+/// `brain llm`.
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Show the routing decision for a task (target, fallbacks, reason, whether each
+    /// provider is configured) without calling any model.
+    Route(RouteArgs),
+    /// Ask the routed model; prints its answer, and on stderr which model served it,
+    /// what was tried, tokens, cost and latency.
+    Ask(AskArgs),
+    /// List the model registry (context windows, prices, capabilities) and the
+    /// configured providers.
+    Models,
+}
+
+/// What task to route.
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// reasoning, code_generation, classification, embedding, summarization or chat.
+    #[arg(long, default_value = "chat", value_parser = parse_task)]
+    pub task: llm_router::TaskType,
+    /// simple, medium or complex.
+    #[arg(long, default_value = "medium", value_parser = parse_complexity)]
+    pub complexity: llm_router::Complexity,
+    /// Tokens of context the task brings (the router also estimates the prompt's).
+    #[arg(long, default_value_t = 0)]
+    pub context_length: u64,
+    /// The answer must be fast.
+    #[arg(long)]
+    pub fast: bool,
+    /// The answer must be cheap.
+    #[arg(long)]
+    pub cheap: bool,
+}
+
+fn parse_task(s: &str) -> Result<llm_router::TaskType, String> {
+    s.parse().map_err(|e: llm_router::LlmError| e.to_string())
+}
+
+fn parse_complexity(s: &str) -> Result<llm_router::Complexity, String> {
+    s.parse().map_err(|e: llm_router::LlmError| e.to_string())
+}
+
+/// `brain llm ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The prompt; `-` reads it from stdin.
+    pub prompt: String,
+    /// How to route it.
+    #[command(flatten)]
+    pub route: RouteArgs,
+    /// A system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Most tokens to generate.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Ask for a JSON object.
+    #[arg(long)]
+    pub json_mode: bool,
+    /// Print the answer as it is generated.
+    #[arg(long)]
+    pub stream: bool,
 }
 
 /// `brain remember`.

@@ -136,6 +136,9 @@ pub fn classify(error: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<memory_core::Error>() {
             return Exit::from_kind(e.kind());
         }
+        if let Some(e) = cause.downcast_ref::<llm_router::LlmError>() {
+            return Exit::from_kind(memory_core::Error::from(e.clone()).kind());
+        }
         if cause.is::<memory_core::ValidationError>() || cause.is::<serde_json::Error>() {
             return Exit::InvalidInput;
         }
@@ -204,6 +207,12 @@ pub fn hint(
                     return Some(
                         "fix or remove that line (or forget the memory already here), then import again"
                             .into(),
+                    );
+                }
+                BrainError::Llm(llm_router::LlmError::NotConfigured) => return None,
+                BrainError::Llm(_) => {
+                    return Some(
+                        "check that the provider's server is running and its key is set; `brain llm route` shows where the task was sent".into(),
                     );
                 }
                 BrainError::Config(_) => {

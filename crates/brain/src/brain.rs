@@ -145,6 +145,7 @@ pub struct BrainBuilder {
     config: BrainConfig,
     /// `Brain::open` checks and pins the embedder before opening the index.
     embedder_checked: bool,
+    llm: Option<Arc<llm_router::Router>>,
 }
 
 impl BrainBuilder {
@@ -156,6 +157,13 @@ impl BrainBuilder {
     /// Uses `config` for recall, the context window and snapshots.
     pub fn config(mut self, config: BrainConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// The LLM router for what needs a model. Optional: without one, memory works and
+    /// LLM calls fail with [`llm_router::LlmError::NotConfigured`].
+    pub fn llm(mut self, router: Arc<llm_router::Router>) -> Self {
+        self.llm = Some(router);
         self
     }
 
@@ -221,6 +229,7 @@ impl BrainBuilder {
             short_term,
             config: self.config,
             persisted_seq: AtomicU64::new(persisted),
+            llm: self.llm,
         })
     }
 }
@@ -264,6 +273,7 @@ pub struct Brain {
     short_term: Arc<dyn ShortTermMemory>,
     config: BrainConfig,
     persisted_seq: AtomicU64,
+    llm: Option<Arc<llm_router::Router>>,
 }
 
 impl std::fmt::Debug for Brain {
@@ -283,7 +293,8 @@ impl Brain {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| BrainError::io(&config.data_dir, e))?;
-        let embedder = engines::configured_embedder(&config)?;
+        let llm = engines::configured_llm(&config)?;
+        let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
         let store = engines::sqlite_store(&config.store_path(), config.durability).await?;
         check_embedder(store.as_ref(), embedder.info()).await?;
         let index = engines::hnsw_index(
@@ -296,18 +307,45 @@ impl Brain {
             embedder_checked: true,
             ..BrainBuilder::new()
         };
-        builder
+        let mut builder = builder
             .config(config)
             .store(store)
             .embedder(embedder)
-            .index(index)
-            .build()
-            .await
+            .index(index);
+        builder.llm = llm;
+        builder.build().await
     }
 
     /// A builder, to choose the ports.
     pub fn builder() -> BrainBuilder {
         BrainBuilder::new()
+    }
+
+    /// The LLM router, or [`llm_router::LlmError::NotConfigured`] (which names the
+    /// configuration to add) when the brain has none.
+    pub fn llm(&self) -> Result<&Arc<llm_router::Router>> {
+        self.llm
+            .as_ref()
+            .ok_or(BrainError::Llm(llm_router::LlmError::NotConfigured))
+    }
+
+    /// Completes `request` on the model the routing table picks for `route`, with
+    /// fallback; says why it went where it went and what it cost.
+    pub async fn complete(
+        &self,
+        route: &llm_router::RouteRequest,
+        request: memory_core::CompletionRequest,
+    ) -> Result<llm_router::Routed> {
+        Ok(self.llm()?.chat(route, request).await?)
+    }
+
+    /// Streams the answer to `request`, routed as [`Brain::complete`] routes.
+    pub async fn complete_stream(
+        &self,
+        route: &llm_router::RouteRequest,
+        request: memory_core::CompletionRequest,
+    ) -> Result<llm_router::RoutedStream> {
+        Ok(self.llm()?.chat_stream(route, request).await?)
     }
 
     /// The configuration.

@@ -60,6 +60,9 @@ pub struct BrainConfig {
     /// `full` syncs every commit to disk (survives power loss); `process` (default)
     /// survives a crash of the process.
     pub durability: DurabilityConfig,
+    /// The LLM providers, routing table and resilience, for what needs a model
+    /// (reasoning, LLM feedback, distillation). Memory works without any.
+    pub llm: llm_router::LlmConfig,
 }
 
 impl Default for BrainConfig {
@@ -73,6 +76,7 @@ impl Default for BrainConfig {
             ingest: IngestConfig::default(),
             threads: ThreadConfig::default(),
             durability: DurabilityConfig::Process,
+            llm: llm_router::LlmConfig::default(),
         }
     }
 }
@@ -93,6 +97,9 @@ pub enum EmbedderKind {
     Bert,
     /// Hashed word and character n-grams: no model, lower quality.
     Hashing,
+    /// The LLM router's embedding deployment (the routing table's embedding rule:
+    /// Ollama's nomic-embed-text by default). Needs an `[llm]` provider.
+    Llm,
 }
 
 /// The embedder.
@@ -297,6 +304,17 @@ const ENV_KEYS: &[&str] = &[
     "context.max_tokens",
     "ingest.max_chunk_chars",
     "ingest.max_file_bytes",
+    "llm.local_model",
+    "llm.connect_timeout_secs",
+    "llm.resilience.timeout_secs",
+    "llm.resilience.first_token_secs",
+    "llm.resilience.between_tokens_secs",
+    "llm.resilience.max_retries",
+    "llm.resilience.base_delay_ms",
+    "llm.resilience.max_delay_ms",
+    "llm.resilience.max_retry_after_secs",
+    "llm.resilience.breaker_failures",
+    "llm.resilience.breaker_cooldown_secs",
 ];
 
 impl BrainConfig {
@@ -397,6 +415,15 @@ impl BrainConfig {
         self.hnsw_params(self.embedder.dimension)
             .validate()
             .map_err(|e| BrainError::Config(format!("index: {e}")))?;
+        self.llm
+            .table()
+            .validate()
+            .and_then(|()| self.llm.registry().validate())
+            .and_then(|()| self.llm.resilience.validate())
+            .map_err(|e| BrainError::Config(format!("llm: {e}")))?;
+        if self.embedder.kind == EmbedderKind::Llm && !self.llm.is_configured() {
+            return bad("embedder.kind = \"llm\" needs an [llm] provider".into());
+        }
         Ok(())
     }
 

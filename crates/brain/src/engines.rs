@@ -51,8 +51,15 @@ pub fn sqlite_in_memory() -> crate::Result<Arc<dyn Store>> {
 
 /// The embedder the configuration names. A missing BERT model is
 /// [`BrainError::ModelMissing`], which names `brain model fetch`.
-pub fn configured_embedder(config: &BrainConfig) -> crate::Result<Arc<dyn Embedder>> {
+pub async fn configured_embedder(
+    config: &BrainConfig,
+    llm: Option<&Arc<llm_router::Router>>,
+) -> crate::Result<Arc<dyn Embedder>> {
     match config.embedder.kind {
+        EmbedderKind::Llm => {
+            let router = llm.ok_or(BrainError::Llm(llm_router::LlmError::NotConfigured))?;
+            Ok(Arc::new(router.embedder().await?))
+        }
         EmbedderKind::Hashing => Ok(Arc::new(embed::HashingEmbedder::new(
             config.embedder.dimension,
         )?)),
@@ -69,6 +76,15 @@ pub fn configured_embedder(config: &BrainConfig) -> crate::Result<Arc<dyn Embedd
             Ok(Arc::new(embed::BertEmbedder::load(&dir)?))
         }
     }
+}
+
+/// The LLM router that `config.llm` describes, or `None` when no provider is
+/// configured. Building it makes no network call.
+pub fn configured_llm(config: &BrainConfig) -> crate::Result<Option<Arc<llm_router::Router>>> {
+    if !config.llm.is_configured() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(config.llm.build()?)))
 }
 
 /// The HNSW index kept in `dir`: its snapshot loaded and caught up, or rebuilt from the

@@ -54,6 +54,9 @@ pub enum BrainError {
     /// A store, index or embedder failed, or rejected the input.
     #[error(transparent)]
     Core(#[from] memory_core::Error),
+    /// An LLM call failed, or no LLM is configured.
+    #[error(transparent)]
+    Llm(#[from] llm_router::LlmError),
 }
 
 impl BrainError {
@@ -65,6 +68,7 @@ impl BrainError {
             BrainError::EmbedderMismatch { .. } => ErrorKind::Conflict,
             BrainError::Io { .. } => ErrorKind::Unavailable,
             BrainError::Core(e) => e.kind(),
+            BrainError::Llm(e) => memory_core::Error::from(e.clone()).kind(),
         }
     }
 

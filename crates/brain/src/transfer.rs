@@ -329,7 +329,8 @@ impl Brain {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| BrainError::io(&config.data_dir, e))?;
-        let embedder = engines::configured_embedder(&config)?;
+        let llm = engines::configured_llm(&config)?;
+        let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
         let store = engines::sqlite_store(&config.store_path(), config.durability).await?;
         store.clear_embeddings().await?;
         store.pin_embedder(embedder.info()).await?;

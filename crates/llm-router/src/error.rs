@@ -116,6 +116,13 @@ pub enum LlmError {
     /// API key, a bad URL.
     #[error("LLM configuration: {0}")]
     Config(String),
+    /// The routing table names a provider that is not configured; the router moves on
+    /// to the next candidate.
+    #[error("provider `{provider}` is not configured")]
+    ProviderNotConfigured {
+        /// The provider's name in the table.
+        provider: String,
+    },
     /// No LLM provider is configured, so nothing that needs a model can run.
     #[error(
         "no LLM provider is configured: add an [llm] section to the configuration \

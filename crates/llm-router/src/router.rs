@@ -233,7 +233,9 @@ impl Router {
     /// window too small.
     fn precheck(&self, target: &Target, needed: u64) -> Result<&Arc<dyn Provider>> {
         let provider = self.providers.get(&target.provider).ok_or_else(|| {
-            LlmError::Config(format!("provider `{}` is not configured", target.provider))
+            LlmError::ProviderNotConfigured {
+                provider: target.provider.clone(),
+            }
         })?;
         self.registry.check_fits(target, needed)?;
         Ok(provider)
@@ -501,7 +503,9 @@ fn error_type(e: &LlmError) -> &'static str {
         LlmError::Transport { .. } => "transport",
         LlmError::CircuitOpen { .. } => "circuit_open",
         LlmError::Unsupported { .. } => "unsupported",
-        LlmError::Config(_) | LlmError::NotConfigured => "config",
+        LlmError::Config(_) | LlmError::NotConfigured | LlmError::ProviderNotConfigured { .. } => {
+            "config"
+        }
         LlmError::AllFailed(_) => "all_failed",
     }
 }

@@ -1,0 +1,135 @@
+//! `brain llm` end to end: the binary against a local HTTP server speaking Ollama's
+//! protocol, and without any provider.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
+mod common;
+
+use common::TestBrain;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn config_file(b: &TestBrain, ollama: &str) -> String {
+    let file = b.path("brain.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[llm]\nlocal_model = \"llama3.1:8b\"\n\n[[llm.providers]]\nkind = \"ollama\"\nbase_url = \"{ollama}\"\n\n\
+             [llm.resilience]\nmax_retries = 0\ntimeout_secs = 5\n"
+        ),
+    )
+    .unwrap();
+    file.display().to_string()
+}
+
+#[test]
+fn without_a_provider_ask_says_so_and_route_still_works() {
+    let b = TestBrain::new();
+    let run = b.run(&["llm", "ask", "hello"]);
+    run.fails(6, "no LLM provider is configured");
+
+    let route = b
+        .run(&[
+            "--json",
+            "llm",
+            "route",
+            "--task",
+            "reasoning",
+            "--complexity",
+            "complex",
+        ])
+        .json();
+    assert_eq!(route["rule"], "complex_reasoning");
+    assert_eq!(route["candidates"][0]["provider"], "anthropic");
+    assert_eq!(route["candidates"][0]["model"], "claude-sonnet-4-20250514");
+    assert_eq!(route["candidates"][0]["configured"], false);
+    assert_eq!(route["candidates"][1]["model"], "gpt-4o");
+
+    let text = b.run(&["llm", "route", "--task", "embedding"]);
+    assert!(text.ok().contains("ollama/nomic-embed-text"), "{text:?}");
+    b.run(&["llm", "route", "--task", "dreaming"])
+        .fails(2, "unknown task type");
+    // Nothing about LLMs creates a brain.
+    assert!(!b.data().exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ask_goes_to_the_routed_model_and_reports_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "llama3.1:8b", "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": "yes"},
+            "done": true, "done_reason": "stop", "prompt_eval_count": 21, "eval_count": 1
+        })))
+        .mount(&server)
+        .await;
+    let b = TestBrain::new();
+    let config = config_file(&b, &server.uri());
+    let run = tokio::task::spawn_blocking(move || {
+        b.run(&[
+            "--config",
+            &config,
+            "llm",
+            "ask",
+            "--task",
+            "classification",
+            "--complexity",
+            "simple",
+            "good news?",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.ok().trim(), "yes");
+    assert!(
+        run.stderr
+            .contains("ollama/llama3.1:8b (classification), 21 + 1 tokens"),
+        "{run:?}"
+    );
+    let sent = server.received_requests().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["model"], "llama3.1:8b");
+    assert_eq!(body["messages"][0]["content"], "good news?");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_server_is_an_unavailable_error_naming_every_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_string("{\"error\":\"model runner crashed\"}"),
+        )
+        .mount(&server)
+        .await;
+    let b = TestBrain::new();
+    let config = config_file(&b, &server.uri());
+    let run = tokio::task::spawn_blocking(move || {
+        b.run(&["--config", &config, "llm", "ask", "--task", "chat", "hi"])
+    })
+    .await
+    .unwrap();
+    // The default rule falls back to Claude, which is not configured here.
+    run.fails(6, "model runner crashed");
+    assert!(
+        run.stderr
+            .contains("provider `anthropic` is not configured"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn models_lists_the_registry() {
+    let b = TestBrain::new();
+    let out = b.run(&["--json", "llm", "models"]).json();
+    let models = out["models"].as_array().unwrap();
+    let claude = models
+        .iter()
+        .find(|m| m["model"] == "claude-sonnet-4-20250514")
+        .unwrap();
+    assert_eq!(claude["context_window"], 200_000);
+    assert_eq!(claude["input_usd_per_mtok"], 3.0);
+    assert_eq!(out["configured_providers"], json!([]));
+}
