@@ -14,9 +14,10 @@ use tracing::Instrument;
 
 use crate::error::{LlmError, Result};
 use crate::layers::open_stream;
-use crate::provider::{ChatStream, Provider};
+use crate::provider::{ChatStream, Provider, StreamEvent};
 use crate::registry::Registry;
 use crate::routing::{RouteRequest, RoutingDecision, RoutingTable, Target, TaskType};
+use futures_util::StreamExt;
 
 /// One deployment tried for a call, and how it went.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,12 +82,38 @@ pub struct DeploymentStats {
     pub latency: Duration,
 }
 
+/// The running totals, shared with the streams that are still reporting.
+#[derive(Debug, Default)]
+struct Ledger(Mutex<BTreeMap<Target, DeploymentStats>>);
+
+impl Ledger {
+    fn record(
+        &self,
+        target: &Target,
+        outcome: std::result::Result<(&Usage, Duration), ()>,
+        cost: Option<f64>,
+    ) {
+        let mut ledger = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = ledger.entry(target.clone()).or_default();
+        match outcome {
+            Ok((usage, latency)) => {
+                stats.calls += 1;
+                stats.input_tokens += usage.input_tokens;
+                stats.output_tokens += usage.output_tokens;
+                stats.cost_usd += cost.unwrap_or(0.0);
+                stats.latency += latency;
+            }
+            Err(()) => stats.failures += 1,
+        }
+    }
+}
+
 /// Routes tasks to deployments. Cheap to share: hold it in an `Arc`.
 pub struct Router {
     table: RoutingTable,
     registry: Registry,
     providers: BTreeMap<String, Arc<dyn Provider>>,
-    ledger: Mutex<BTreeMap<Target, DeploymentStats>>,
+    ledger: Arc<Ledger>,
 }
 
 impl std::fmt::Debug for Router {
@@ -138,7 +165,7 @@ impl RouterBuilder {
             table,
             registry,
             providers: self.providers,
-            ledger: Mutex::new(BTreeMap::new()),
+            ledger: Arc::new(Ledger::default()),
         })
     }
 }
@@ -188,6 +215,7 @@ impl Router {
     /// Running totals per deployment since the router was built.
     pub fn ledger(&self) -> BTreeMap<Target, DeploymentStats> {
         self.ledger
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -201,19 +229,45 @@ impl Router {
         let cost = outcome
             .ok()
             .and_then(|(usage, _)| self.registry.cost(target, usage));
-        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
-        let stats = ledger.entry(target.clone()).or_default();
-        match outcome {
-            Ok((usage, latency)) => {
-                stats.calls += 1;
-                stats.input_tokens += usage.input_tokens;
-                stats.output_tokens += usage.output_tokens;
-                stats.cost_usd += cost.unwrap_or(0.0);
-                stats.latency += latency;
-            }
-            Err(()) => stats.failures += 1,
-        }
+        self.ledger.record(target, outcome, cost);
         cost
+    }
+
+    /// `stream`, recording its usage, cost and latency in the ledger and its span when
+    /// the final event arrives, or a failure if it breaks.
+    fn accounted(
+        &self,
+        stream: ChatStream,
+        target: &Target,
+        span: tracing::Span,
+        started: Instant,
+    ) -> ChatStream {
+        let ledger = Arc::clone(&self.ledger);
+        let info = self.registry.get(target).cloned();
+        let target = target.clone();
+        Box::pin(stream.inspect(move |event| match event {
+            Ok(StreamEvent::Done {
+                model,
+                finish_reason,
+                usage,
+            }) => {
+                let cost = info.as_ref().map(|m| m.cost(usage));
+                ledger.record(&target, Ok((usage, started.elapsed())), cost);
+                let completion = Completion {
+                    text: String::new(),
+                    model: model.clone(),
+                    finish_reason: finish_reason.clone(),
+                    usage: *usage,
+                    latency: started.elapsed(),
+                };
+                record_answer(&span, &completion, cost, started.elapsed());
+            }
+            Ok(StreamEvent::Delta(_)) => {}
+            Err(e) => {
+                ledger.record(&target, Err(()), None);
+                span.record("error.type", error_type(e));
+            }
+        }))
     }
 
     /// The decision for `route` and `request`, with the context length raised to the
@@ -321,7 +375,11 @@ impl Router {
             let result = match self.precheck(target, needed) {
                 Ok(provider) => {
                     let span = chat_span(target, &req, &decision.rule, "chat");
-                    open_stream(provider.as_ref(), &req).instrument(span).await
+                    let started = Instant::now();
+                    open_stream(provider.as_ref(), &req)
+                        .instrument(span.clone())
+                        .await
+                        .map(|s| self.accounted(s, target, span, started))
                 }
                 Err(e) => Err(e),
             };

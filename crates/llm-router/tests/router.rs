@@ -621,8 +621,8 @@ async fn streams_fall_back_before_the_first_token() {
         anthropic_stream(&["Hel", "lo"]),
     )
     .await;
-    let routed = s
-        .router()
+    let router = s.router();
+    let routed = router
         .chat_stream(&route(TaskType::Chat, Complexity::Simple), prompt("hi"))
         .await
         .unwrap();
@@ -631,6 +631,15 @@ async fn streams_fall_back_before_the_first_token() {
         .await
         .unwrap();
     assert_eq!(c.text, "Hello");
+    // The stream's usage reaches the ledger when its final event arrives.
+    let ledger = router.ledger();
+    let claude = &ledger[&Target::new("anthropic", "claude-sonnet-4-20250514")];
+    assert_eq!(
+        (claude.calls, claude.input_tokens, claude.output_tokens),
+        (1, 10, 4)
+    );
+    assert!((claude.cost_usd - (10.0 * 3.0 + 4.0 * 15.0) / 1e6).abs() < 1e-12);
+    assert_eq!(ledger[&Target::new("ollama", "llama3.1:8b")].failures, 1);
 }
 
 #[tokio::test]
