@@ -1548,6 +1548,109 @@ pub async fn keyword_search_selective_filter(store: &dyn LongTermStore) {
     );
 }
 
+/// Learned policies: saved with versions, read back exactly, a stale or duplicate save
+/// is a conflict that changes nothing, and of two concurrent saves from the same
+/// version exactly one wins.
+pub async fn policies(store: &dyn LongTermStore) {
+    let state = json!({"q": {"code:simple": {"fast": 0.5, "careful": -0.25}}, "epsilon": 0.2});
+    assert_eq!(store.get_policy("router/chat").await.unwrap(), None);
+    let v1 = store
+        .put_policy("router/chat", "q_learner", &state, None)
+        .await
+        .unwrap();
+    assert_eq!(v1, 1);
+    let got = store.get_policy("router/chat").await.unwrap().unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.kind.as_str(), got.version),
+        ("router/chat", "q_learner", 1)
+    );
+    assert_eq!(got.state, state);
+
+    // A second "first save" and a stale save are conflicts and change nothing.
+    let other = json!({"q": {}});
+    let e = store
+        .put_policy("router/chat", "q_learner", &other, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    let v2 = store
+        .put_policy("router/chat", "q_learner", &other, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(v2, 2);
+    let e = store
+        .put_policy("router/chat", "q_learner", &state, Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    let got = store.get_policy("router/chat").await.unwrap().unwrap();
+    assert_eq!((got.version, &got.state), (2, &other));
+
+    // Bad input is refused before anything is written.
+    for (name, kind) in [("", "k"), ("n", ""), ("bad\u{0}name", "k")] {
+        let e = store
+            .put_policy(name, kind, &state, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{name:?} {kind:?}");
+    }
+    let mut deep = json!(1);
+    for _ in 0..40 {
+        deep = json!([deep]);
+    }
+    assert_eq!(
+        store
+            .put_policy("deep", "k", &deep, None)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+
+    store
+        .put_policy("bandit/a", "ucb1", &json!([1, 2]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_policies().await.unwrap(),
+        vec!["bandit/a", "router/chat"]
+    );
+    assert!(store.delete_policy("bandit/a").await.unwrap());
+    assert!(!store.delete_policy("bandit/a").await.unwrap());
+    assert_eq!(store.list_policies().await.unwrap(), vec!["router/chat"]);
+}
+
+/// Of several concurrent saves from the same version, exactly one wins; the others are
+/// conflicts, so no update is lost silently.
+pub async fn policy_saves_race(store: Arc<dyn LongTermStore>) {
+    store
+        .put_policy("race", "k", &json!(0), None)
+        .await
+        .unwrap();
+    let outcomes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (s, outcomes) = (Arc::clone(&store), Arc::clone(&outcomes));
+        tasks.push(async move {
+            let r = s.put_policy("race", "k", &json!(i), Some(1)).await;
+            outcomes.lock().unwrap().push(r);
+        });
+    }
+    join_all(tasks).await;
+    let mut won = 0;
+    for outcome in outcomes.lock().unwrap().drain(..) {
+        match outcome {
+            Ok(v) => {
+                assert_eq!(v, 2);
+                won += 1;
+            }
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.get_policy("race").await.unwrap().unwrap().version, 2);
+}
+
 /// Many concurrent writers through one handle: nothing is lost, no error surfaces.
 pub async fn concurrent_writers(store: Arc<dyn LongTermStore>) {
     let p = store

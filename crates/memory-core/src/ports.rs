@@ -302,6 +302,28 @@ pub trait LongTermStore: Send + Sync {
     /// Decisions passing the query, newest first.
     async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>>;
 
+    // ---- learned policies ----
+
+    /// The policy saved under `name`.
+    async fn get_policy(&self, name: &str) -> Result<Option<crate::PolicyState>>;
+
+    /// Saves `state` under `name` if the stored version is `expected` (`None`: no policy
+    /// of that name may exist yet) and returns the new version; otherwise a
+    /// [`crate::Error::Conflict`], so two writers never silently overwrite each other.
+    async fn put_policy(
+        &self,
+        name: &str,
+        kind: &str,
+        state: &Value,
+        expected: Option<u64>,
+    ) -> Result<u64>;
+
+    /// The names of the saved policies, sorted.
+    async fn list_policies(&self) -> Result<Vec<String>>;
+
+    /// Deletes a policy; `false` when none.
+    async fn delete_policy(&self, name: &str) -> Result<bool>;
+
     // ---- everything ----
 
     /// Applies `ops` atomically, in order, in one transaction; returns one outcome per op.

@@ -725,3 +725,49 @@ mod tests {
         assert_eq!(p.success_rate(), 0.5);
     }
 }
+
+/// The largest serialised policy state a store accepts (8 MiB): a LinUCB over 64
+/// features and a dozen arms, or a Q-table of tens of thousands of pairs, fits.
+pub const MAX_POLICY_BYTES: usize = 8 << 20;
+
+/// A learner's saved state (a Q-table, a bandit), stored whole under a name so learning
+/// survives restarts. Versions give optimistic concurrency: a save names the version it
+/// read, and a save over a newer version is a conflict rather than a lost update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// The policy's name, e.g. `router/classification:simple`.
+    pub name: String,
+    /// What kind of learner wrote it, e.g. `q_learner` or `thompson_beta`.
+    pub kind: String,
+    /// The learner, serialised.
+    pub state: Value,
+    /// 1 for the first save, one more for each save after.
+    pub version: u64,
+    /// When it was last saved.
+    pub updated_at: Timestamp,
+}
+
+/// Checks a policy's name, kind and state before it is stored.
+pub fn validate_policy(name: &str, kind: &str, state: &Value) -> Result<(), ValidationError> {
+    validate::key("policy name", name)?;
+    validate::key("policy kind", kind)?;
+    let depth = validate::json_depth(state);
+    if depth > validate::MAX_JSON_DEPTH {
+        return Err(ValidationError::TooDeep {
+            field: "policy state",
+            depth,
+            max: validate::MAX_JSON_DEPTH,
+        });
+    }
+    let len = serde_json::to_vec(state)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if len > MAX_POLICY_BYTES {
+        return Err(ValidationError::TooLong {
+            field: "policy state",
+            len,
+            max: MAX_POLICY_BYTES,
+        });
+    }
+    Ok(())
+}

@@ -13,7 +13,7 @@ use crate::error::{Result, SqliteError};
 pub const APPLICATION_ID: i64 = 0x4252_4E31;
 
 /// Migrations in order; the database's `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -257,6 +257,18 @@ CREATE TRIGGER code_patterns_fts_update AFTER UPDATE OF context, solution ON cod
         VALUES ('delete', old.id, old.context, old.solution);
     INSERT INTO code_patterns_fts (rowid, context, solution) VALUES (new.id, new.context, new.solution);
 END;
+"#;
+
+/// Learned policies (Q-tables, bandits), saved whole with a version for optimistic
+/// concurrency.
+const MIGRATION_4: &str = r#"
+CREATE TABLE policies (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Brings the database at `path` (already open as `conn`) to [`SCHEMA_VERSION`].

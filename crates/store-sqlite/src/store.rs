@@ -477,6 +477,33 @@ impl LongTermStore for SqliteStore {
         self.write(move |c, _| ops::delete_pattern(c, id)).await
     }
 
+    async fn get_policy(&self, name: &str) -> Result<Option<PolicyState>> {
+        let name = name.to_owned();
+        self.read(move |c, _| ops::get_policy(c, &name)).await
+    }
+
+    async fn put_policy(
+        &self,
+        name: &str,
+        kind: &str,
+        state: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<u64> {
+        memory_core::validate_policy(name, kind, state)?;
+        let (name, kind, state) = (name.to_owned(), kind.to_owned(), state.clone());
+        self.write(move |c, now| ops::put_policy(c, &name, &kind, &state, expected, now))
+            .await
+    }
+
+    async fn list_policies(&self) -> Result<Vec<String>> {
+        self.read(move |c, _| ops::list_policies(c)).await
+    }
+
+    async fn delete_policy(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |c, _| ops::delete_policy(c, &name)).await
+    }
+
     async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
         event.validate()?;
         self.write(move |c, now| ops::record_learning_event(c, event, now))

@@ -48,7 +48,14 @@ conformance!(
     keyword_search_selective_filter,
     embeddings_round_trip,
     embedding_log,
+    policies,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_saves_race() {
+    let (_dir, store) = fresh().await;
+    suite::policy_saves_race(Arc::new(store)).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_store_conforms_too() {
