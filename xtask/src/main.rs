@@ -67,6 +67,9 @@ enum BenchCmd {
     /// The LLM router's own overhead per call: criterion's `router_overhead`, reported as
     /// time added to a direct provider call (the provider answers in-process).
     Router(RouterArgs),
+    /// The rl crate's routing simulation: cumulative regret of each bandit over 10,000
+    /// routing decisions between models with hidden quality, cost and latency.
+    Regret,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +147,13 @@ fn main() -> ExitCode {
         Cmd::Bench {
             bench: Some(BenchCmd::Router(args)),
         } => bench_router(&args),
+        Cmd::Bench {
+            bench: Some(BenchCmd::Regret),
+        } => {
+            let mut cmd = cargo();
+            cmd.args(["bench", "-p", "rl", "--bench", "routing_regret"]);
+            run_step("bench regret", cmd)
+        }
         Cmd::Eval { eval } => eval::eval(&eval),
     };
     match result {

@@ -105,3 +105,33 @@ async fn another_kind_under_the_name_is_refused() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
 }
+
+#[tokio::test]
+async fn a_bandit_keeps_learning_across_restarts() {
+    use rl::{AnyBandit, Bandit, BetaThompson, BetaThompsonConfig, seeded};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("brain.db");
+    let fresh =
+        || AnyBandit::from(BetaThompson::new(2, BetaThompsonConfig::default(), seeded(1)).unwrap());
+    for _ in 0..2 {
+        let store: Arc<dyn LongTermStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+        let mut p = Persistent::open(store, "router/classification", "bandit", fresh)
+            .await
+            .unwrap();
+        for _ in 0..10 {
+            p.update(|b: &mut AnyBandit| b.update(1, &[], 1.0))
+                .await
+                .unwrap();
+        }
+    }
+    let store: Arc<dyn LongTermStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let p = Persistent::open(store, "router/classification", "bandit", fresh)
+        .await
+        .unwrap();
+    let values = p.get().values();
+    assert_eq!(
+        values[1].count, 20.0,
+        "both runs' updates are there: {values:?}"
+    );
+    assert_eq!(p.version(), Some(20));
+}
