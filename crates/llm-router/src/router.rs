@@ -272,17 +272,6 @@ impl Router {
 
     /// The decision for `route` and `request`, with the context length raised to the
     /// request's own estimate.
-    fn decide(
-        &self,
-        route: &RouteRequest,
-        request: &CompletionRequest,
-    ) -> Result<(RoutingDecision, u64)> {
-        let needed = tokens_needed(request);
-        let mut route = *route;
-        route.context_length = route.context_length.max(needed);
-        Ok((self.table.route(&route)?, needed))
-    }
-
     /// Why `target` cannot take the call before trying it: no such provider, or a
     /// window too small.
     fn precheck(&self, target: &Target, needed: u64) -> Result<&Arc<dyn Provider>> {
@@ -300,7 +289,32 @@ impl Router {
     /// [`LlmError::allows_fallback`]) or cannot hold the request. One failed deployment
     /// gives its own error; several give [`LlmError::AllFailed`].
     pub async fn chat(&self, route: &RouteRequest, request: CompletionRequest) -> Result<Routed> {
-        let (decision, needed) = self.decide(route, &request)?;
+        let decision = self.decide(route, &request)?;
+        self.chat_with(decision, request).await
+    }
+
+    /// The decision the table makes for `route` and this request: the context length is
+    /// raised to the request's own estimate first.
+    pub fn decide(
+        &self,
+        route: &RouteRequest,
+        request: &CompletionRequest,
+    ) -> Result<RoutingDecision> {
+        let mut route = *route;
+        route.context_length = route.context_length.max(tokens_needed(request));
+        self.table.route(&route)
+    }
+
+    /// Completes `request` with an explicit decision, for callers that reorder the
+    /// table's candidates (a learned preference among the models a rule allows) — the
+    /// candidates are tried in the decision's order, with the same checks and fallback
+    /// as [`Router::chat`].
+    pub async fn chat_with(
+        &self,
+        decision: RoutingDecision,
+        request: CompletionRequest,
+    ) -> Result<Routed> {
+        let needed = tokens_needed(&request);
         let mut attempts = Vec::new();
         let mut errors = Vec::new();
         let candidates: Vec<Target> = decision.candidates().cloned().collect();
@@ -365,7 +379,17 @@ impl Router {
         route: &RouteRequest,
         request: CompletionRequest,
     ) -> Result<RoutedStream> {
-        let (decision, needed) = self.decide(route, &request)?;
+        let decision = self.decide(route, &request)?;
+        self.chat_stream_with(decision, request).await
+    }
+
+    /// Streams the answer with an explicit decision (see [`Router::chat_with`]).
+    pub async fn chat_stream_with(
+        &self,
+        decision: RoutingDecision,
+        request: CompletionRequest,
+    ) -> Result<RoutedStream> {
+        let needed = tokens_needed(&request);
         let mut attempts = Vec::new();
         let mut errors = Vec::new();
         let candidates: Vec<Target> = decision.candidates().cloned().collect();

@@ -828,3 +828,32 @@ fn spans_carry_gen_ai_fields_and_never_a_key() {
         "a key was logged:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn an_explicit_decision_is_tried_in_its_order() {
+    let s = Servers::start().await;
+    mount(
+        &s.lmstudio,
+        "POST",
+        "/v1/chat/completions",
+        ResponseTemplate::new(200).set_body_json(openai_answer("local-model", "from lm studio")),
+    )
+    .await;
+    let router = s.router();
+    let request = prompt("label this");
+    let mut decision = router
+        .decide(
+            &route(TaskType::Classification, Complexity::Simple),
+            &request,
+        )
+        .unwrap();
+    // A learner preferred the rule's fallback: it goes first, the target second.
+    let first = decision.fallbacks.remove(0);
+    decision
+        .fallbacks
+        .insert(0, std::mem::replace(&mut decision.target, first));
+    let r = router.chat_with(decision, request).await.unwrap();
+    assert_eq!(r.served_by, Target::new("lmstudio", "local-model"));
+    assert_eq!(r.decision.rule, "classification");
+    assert_eq!(hits(&s.ollama).await, 0);
+}
