@@ -84,6 +84,7 @@ pub fn decision(i: u64) -> NewDecision {
         options: vec!["a".into(), "b".into()],
         chosen_option: "a".into(),
         reasoning: "because".into(),
+        metadata: Default::default(),
     }
 }
 

@@ -1139,6 +1139,7 @@ async fn decision(ctx: &Ctx, c: DecisionCommand) -> anyhow::Result<()> {
                 options,
                 chosen_option: chosen,
                 reasoning,
+                metadata: Default::default(),
             };
             d.validate()?;
             ctx.with_brain(Need::Create, async |brain| {

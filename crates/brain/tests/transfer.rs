@@ -67,6 +67,7 @@ async fn filled(dir: &std::path::Path) -> Brain {
             options: vec!["5432".into(), "5433".into()],
             chosen_option: "5433".into(),
             reasoning: "staging".into(),
+            metadata: Default::default(),
         })
         .await
         .unwrap();

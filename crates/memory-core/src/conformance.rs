@@ -1158,6 +1158,10 @@ pub async fn decisions(store: &dyn LongTermStore) {
             options: vec!["nextest".into(), "cargo test".into()],
             chosen_option: "nextest".into(),
             reasoning: "faster".into(),
+            metadata: Metadata::new().with("task_type", "testing").with(
+                "served_by",
+                json!({"provider": "ollama", "model": "llama3.1:8b"}),
+            ),
         })
         .await
         .unwrap();
@@ -1165,6 +1169,7 @@ pub async fn decisions(store: &dyn LongTermStore) {
         (d.outcome.clone(), d.reward, d.outcome_at),
         (None, None, None)
     );
+    assert_eq!(d.metadata.get("task_type"), Some(&json!("testing")));
     assert_eq!(store.get_decision(d.id).await.unwrap(), Some(d.clone()));
     let pending = store
         .list_decisions(&DecisionQuery {
@@ -1343,6 +1348,7 @@ pub async fn restore_records(store: &dyn LongTermStore) {
             reward: Some(Reward::new(1.0).unwrap()),
             created_at: t(9_000),
             outcome_at: Some(t(10_000)),
+            metadata: Default::default(),
         }),
     ];
     let out = store

@@ -501,6 +501,10 @@ pub struct AgentDecision {
     pub created_at: Timestamp,
     /// When the outcome was recorded.
     pub outcome_at: Option<Timestamp>,
+    /// What the learning loop needs to connect the outcome back: the task bucket, the
+    /// model that served, a pattern id.
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 /// A decision to record.
@@ -521,6 +525,9 @@ pub struct NewDecision {
     /// Reasoning.
     #[serde(default)]
     pub reasoning: String,
+    /// What the learning loop needs later (task bucket, serving model, pattern id).
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 impl NewDecision {
@@ -533,7 +540,8 @@ impl NewDecision {
             validate::text("option", o)?;
         }
         validate::non_empty_text("chosen_option", &self.chosen_option)?;
-        validate::text("reasoning", &self.reasoning)
+        validate::text("reasoning", &self.reasoning)?;
+        self.metadata.validate()
     }
 }
 
@@ -672,6 +680,7 @@ impl Record {
                     options: r.options.clone(),
                     chosen_option: r.chosen_option.clone(),
                     reasoning: r.reasoning.clone(),
+                    metadata: Default::default(),
                 }
                 .validate()?;
                 if let Some(o) = &r.outcome {

@@ -39,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             options: vec!["cargo test".into(), "cargo nextest".into()],
             chosen_option: "cargo nextest".into(),
             reasoning: "parallel and faster".into(),
+            metadata: Default::default(),
         })
         .await?;
     store

@@ -886,7 +886,7 @@ pub(crate) fn list_conversations(
 
 const DECISION_COLS: &str = "id, scope_user, scope_agent, scope_session, agent_type, \
      decision_context, options_considered, chosen_option, reasoning, outcome, reward, \
-     created_at, outcome_at";
+     created_at, outcome_at, metadata";
 
 fn decision_row(row: &Row<'_>) -> rusqlite::Result<AgentDecision> {
     let options: String = row.get(6)?;
@@ -906,6 +906,7 @@ fn decision_row(row: &Row<'_>) -> rusqlite::Result<AgentDecision> {
             .map_err(|e| conversion(10, e))?,
         created_at: ts(row.get(11)?),
         outcome_at: row.get::<_, Option<i64>>(12)?.map(ts),
+        metadata: from_json(13, &row.get::<_, String>(13)?)?,
     })
 }
 
@@ -918,8 +919,8 @@ pub(crate) fn record_decision(
     let [u, a, s] = scope_params(&d.scope);
     c.prepare_cached(&format!(
         "INSERT INTO agent_decisions (scope_user, scope_agent, scope_session, agent_type, \
-         decision_context, options_considered, chosen_option, reasoning, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DECISION_COLS}"
+         decision_context, options_considered, chosen_option, reasoning, created_at, metadata) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DECISION_COLS}"
     ))?
     .query_row(
         params![
@@ -931,7 +932,8 @@ pub(crate) fn record_decision(
             to_json(&d.options),
             d.chosen_option,
             d.reasoning,
-            now.as_millis()
+            now.as_millis(),
+            d.metadata.to_json_string()
         ],
         decision_row,
     )
@@ -1334,8 +1336,8 @@ pub(crate) fn restore(c: &Connection, r: Record) -> Result<Record> {
             c.prepare_cached(
                 "INSERT INTO agent_decisions (id, scope_user, scope_agent, scope_session, \
                  agent_type, decision_context, options_considered, chosen_option, reasoning, \
-                 outcome, reward, created_at, outcome_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 outcome, reward, created_at, outcome_at, metadata) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 d.id,
@@ -1350,7 +1352,8 @@ pub(crate) fn restore(c: &Connection, r: Record) -> Result<Record> {
                 d.outcome,
                 d.reward.map(Reward::get),
                 d.created_at.as_millis(),
-                d.outcome_at.map(Timestamp::as_millis)
+                d.outcome_at.map(Timestamp::as_millis),
+                d.metadata.to_json_string()
             ])
             .map_err(clash)?;
         }

@@ -260,7 +260,7 @@ END;
 "#;
 
 /// Learned policies (Q-tables, bandits), saved whole with a version for optimistic
-/// concurrency.
+/// concurrency; decisions gain metadata so outcomes can find what they teach.
 const MIGRATION_4: &str = r#"
 CREATE TABLE policies (
     name TEXT PRIMARY KEY,
@@ -269,6 +269,8 @@ CREATE TABLE policies (
     version INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+ALTER TABLE agent_decisions ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 "#;
 
 /// Brings the database at `path` (already open as `conn`) to [`SCHEMA_VERSION`].

@@ -88,6 +88,7 @@ async fn run(store: SqliteStore, tag: String, count: u64, pattern: Option<Record
                 options: vec!["a".into(), "b".into()],
                 chosen_option: "a".into(),
                 reasoning: String::new(),
+                metadata: Default::default(),
             })
             .await?;
         ack(format_args!("d {}", d.id))?;
