@@ -1155,8 +1155,12 @@ async fn decision(ctx: &Ctx, c: DecisionCommand) -> anyhow::Result<()> {
         } => {
             let reward = reward_of(reward)?;
             ctx.with_brain(Need::Existing, async |brain| {
-                let d = brain.update_decision_outcome(id, &outcome, reward).await?;
-                ctx.out.either(&d, || vec![output::decision(&d)])
+                let learned = brain.update_decision_outcome(id, &outcome, reward).await?;
+                ctx.out.either(&learned, || {
+                    let mut lines = vec![output::decision(&learned.decision)];
+                    lines.push(format!("learned: {}", learned.policies.join(", ")));
+                    lines
+                })
             })
             .await
         }

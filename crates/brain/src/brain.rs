@@ -9,11 +9,11 @@ use memory_core::{
     AgentDecision, CodePattern, ContextMessage, ConversationSummary, DecisionQuery, DerivedIndex,
     Embedder, EmbedderInfo, EventQuery, KeywordQuery, LearningEvent, ListKind, ListOrder, Memory,
     MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition,
-    NewConversation, NewDecision, NewLearningEvent, NewMemory, NewPattern, NewPreference,
-    NewProject, PatternOutcome, PatternQuery, PatternWrite, Preference, Project, QUESTION_WORDS,
-    RankedList, RecallWeights, RecordId, Reward, Role, Scope, ScoreParts, ShortTermMemory, Signals,
-    StoreStats, Timestamp, VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse_lists,
-    is_stop_word, keyword_terms, outcome_from_counts, query_terms,
+    NewConversation, NewLearningEvent, NewMemory, NewPattern, NewPreference, NewProject,
+    PatternOutcome, PatternQuery, PatternWrite, Preference, Project, QUESTION_WORDS, RankedList,
+    RecallWeights, RecordId, Role, Scope, ScoreParts, ShortTermMemory, Signals, StoreStats,
+    Timestamp, VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse_lists, is_stop_word,
+    keyword_terms, outcome_from_counts, query_terms,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -329,23 +329,9 @@ impl Brain {
             .ok_or(BrainError::Llm(llm_router::LlmError::NotConfigured))
     }
 
-    /// Completes `request` on the model the routing table picks for `route`, with
-    /// fallback; says why it went where it went and what it cost.
-    pub async fn complete(
-        &self,
-        route: &llm_router::RouteRequest,
-        request: memory_core::CompletionRequest,
-    ) -> Result<llm_router::Routed> {
-        Ok(self.llm()?.chat(route, request).await?)
-    }
-
-    /// Streams the answer to `request`, routed as [`Brain::complete`] routes.
-    pub async fn complete_stream(
-        &self,
-        route: &llm_router::RouteRequest,
-        request: memory_core::CompletionRequest,
-    ) -> Result<llm_router::RoutedStream> {
-        Ok(self.llm()?.chat_stream(route, request).await?)
+    /// The long-term store as a shared handle, for learners that keep their state in it.
+    pub(crate) fn store_arc(&self) -> Arc<dyn memory_core::LongTermStore> {
+        self.store.clone()
     }
 
     /// The configuration.
@@ -1141,24 +1127,6 @@ impl Brain {
         limit: usize,
     ) -> Result<Vec<ConversationSummary>> {
         Ok(self.store.list_conversations(scope, limit).await?)
-    }
-
-    /// Records an agent decision.
-    pub async fn record_decision(&self, d: NewDecision) -> Result<AgentDecision> {
-        Ok(self.store.record_decision(d).await?)
-    }
-
-    /// Records how a decision turned out.
-    pub async fn update_decision_outcome(
-        &self,
-        id: RecordId,
-        outcome: &str,
-        reward: Reward,
-    ) -> Result<AgentDecision> {
-        Ok(self
-            .store
-            .update_decision_outcome(id, outcome, reward)
-            .await?)
     }
 
     /// Decisions.

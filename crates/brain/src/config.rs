@@ -63,6 +63,8 @@ pub struct BrainConfig {
     /// The LLM providers, routing table and resilience, for what needs a model
     /// (reasoning, LLM feedback, distillation). Memory works without any.
     pub llm: llm_router::LlmConfig,
+    /// The learning loop: learned LLM routing, exploration, cost and latency weights.
+    pub learning: crate::learn::LearningConfig,
 }
 
 impl Default for BrainConfig {
@@ -77,6 +79,7 @@ impl Default for BrainConfig {
             threads: ThreadConfig::default(),
             durability: DurabilityConfig::Process,
             llm: llm_router::LlmConfig::default(),
+            learning: crate::learn::LearningConfig::default(),
         }
     }
 }
@@ -315,6 +318,10 @@ const ENV_KEYS: &[&str] = &[
     "llm.resilience.max_retry_after_secs",
     "llm.resilience.breaker_failures",
     "llm.resilience.breaker_cooldown_secs",
+    "learning.route_llm",
+    "learning.explore",
+    "learning.cost_weight",
+    "learning.latency_weight",
 ];
 
 impl BrainConfig {
@@ -421,6 +428,7 @@ impl BrainConfig {
             .and_then(|()| self.llm.registry().validate())
             .and_then(|()| self.llm.resilience.validate())
             .map_err(|e| BrainError::Config(format!("llm: {e}")))?;
+        self.learning.validate().map_err(BrainError::Config)?;
         if self.embedder.kind == EmbedderKind::Llm && !self.llm.is_configured() {
             return bad("embedder.kind = \"llm\" needs an [llm] provider".into());
         }

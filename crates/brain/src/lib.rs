@@ -54,6 +54,7 @@ pub mod config;
 pub mod engines;
 mod error;
 mod ingest;
+pub mod learn;
 mod short_term;
 mod transfer;
 
@@ -64,5 +65,8 @@ pub use brain::{
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
 pub use ingest::{FileOutcome, IngestReport};
+pub use learn::{
+    CandidateWhy, Completed, LearningConfig, OutcomeLearned, RankedOption, Recommendation,
+};
 pub use short_term::InProcessShortTerm;
 pub use transfer::{EXPORT_VERSION, ExportLine, NoProgress, Progress, TransferCounts};

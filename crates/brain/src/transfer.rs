@@ -62,6 +62,9 @@ pub enum ExportLine {
     Memory(Memory),
     /// A seed record.
     Record(Record),
+    /// A learned policy (a bandit or Q-table). Imported as a new save of the same
+    /// state: its version starts again at 1 and its time is the import's.
+    Policy(memory_core::PolicyState),
 }
 
 /// What an export or import moved.
@@ -71,6 +74,9 @@ pub struct TransferCounts {
     pub memories: u64,
     /// Seed records.
     pub records: u64,
+    /// Learned policies.
+    #[serde(default)]
+    pub policies: u64,
 }
 
 impl Brain {
@@ -132,6 +138,12 @@ impl Brain {
             line(out, &ExportLine::Record(r))?;
             counts.records += 1;
             progress.advance(1);
+        }
+        for name in self.store().list_policies().await? {
+            if let Some(p) = self.store().get_policy(&name).await? {
+                line(out, &ExportLine::Policy(p))?;
+                counts.policies += 1;
+            }
         }
         progress.finish();
         out.flush().map_err(io)?;
@@ -204,6 +216,7 @@ impl Brain {
     ) -> Result<TransferCounts> {
         let mut memories: Vec<(usize, NewMemory)> = Vec::new();
         let mut records: Vec<(usize, Record)> = Vec::new();
+        let mut policies: Vec<memory_core::PolicyState> = Vec::new();
         let mut buf = String::new();
         let mut n = 0usize;
         loop {
@@ -256,6 +269,14 @@ impl Brain {
                     r.validate().map_err(|e| bad(e.to_string()))?;
                     records.push((n, r));
                 }
+                ExportLine::Policy(p) => {
+                    memory_core::validate_policy(&p.name, &p.kind, &p.state)
+                        .map_err(|e| bad(e.to_string()))?;
+                    if self.store().get_policy(&p.name).await?.is_some() {
+                        return Err(bad(format!("policy `{}` is already in this brain", p.name)));
+                    }
+                    policies.push(p);
+                }
             }
         }
         progress.start("checking ids", Some(memories.len() as u64));
@@ -291,6 +312,12 @@ impl Brain {
                 }
             })?;
             counts.records = records.len() as u64;
+        }
+        for p in &policies {
+            self.store()
+                .put_policy(&p.name, &p.kind, &p.state, None)
+                .await?;
+            counts.policies += 1;
         }
         progress.start("memories", Some(memories.len() as u64));
         for chunk in memories.chunks(256) {

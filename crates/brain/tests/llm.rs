@@ -151,8 +151,8 @@ async fn memories_embedded_by_ollama_are_recalled_and_pinned() {
         )
         .await
         .unwrap();
-    assert_eq!(answer.completion.text, "tabs");
-    assert_eq!(answer.served_by.to_string(), "ollama/llama3.1:8b");
+    assert_eq!(answer.routed.completion.text, "tabs");
+    assert_eq!(answer.routed.served_by.to_string(), "ollama/llama3.1:8b");
     brain.close().await.unwrap();
 
     // The vectors were written by Ollama's model: another embedder is refused.

@@ -175,6 +175,19 @@ impl LlmError {
         self.is_retryable() || matches!(self, LlmError::Malformed { .. })
     }
 
+    /// Whether the deployment failed to serve (it misbehaved, is cooling down, refused
+    /// the key or does not have the model), as opposed to being skipped or given a bad
+    /// request: what a learner should hold against it.
+    pub fn is_deployment_failure(&self) -> bool {
+        self.counts_as_failure()
+            || matches!(
+                self,
+                LlmError::CircuitOpen { .. }
+                    | LlmError::Unauthorized { .. }
+                    | LlmError::UnknownModel { .. }
+            )
+    }
+
     /// The wait the server asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -26,6 +26,10 @@ pub struct Attempt {
     pub target: Target,
     /// `None` if it answered; else why not.
     pub error: Option<String>,
+    /// Whether the deployment itself misbehaved (rate limit, server error, timeout,
+    /// broken connection, malformed answer), as opposed to being skipped (not
+    /// configured, too small a window) or refusing a bad request.
+    pub deployment_failed: bool,
 }
 
 /// A routed answer: the completion, where it came from and why, and what it cost.
@@ -345,6 +349,7 @@ impl Router {
                     attempts.push(Attempt {
                         target: target.clone(),
                         error: None,
+                        deployment_failed: false,
                     });
                     let cost_usd = self.registry.cost(target, &completion.usage);
                     return Ok(Routed {
@@ -360,6 +365,7 @@ impl Router {
                     attempts.push(Attempt {
                         target: target.clone(),
                         error: Some(e.to_string()),
+                        deployment_failed: e.is_deployment_failure(),
                     });
                     let stop = !e.allows_fallback();
                     errors.push((target.to_string(), e));
@@ -412,6 +418,7 @@ impl Router {
                     attempts.push(Attempt {
                         target: target.clone(),
                         error: None,
+                        deployment_failed: false,
                     });
                     return Ok(RoutedStream {
                         stream,
@@ -425,6 +432,7 @@ impl Router {
                     attempts.push(Attempt {
                         target: target.clone(),
                         error: Some(e.to_string()),
+                        deployment_failed: e.is_deployment_failure(),
                     });
                     let stop = !e.allows_fallback();
                     errors.push((target.to_string(), e));

@@ -1,0 +1,629 @@
+//! What the brain learns from outcomes: bandits that rank an agent's options per task
+//! bucket, and a bandit that orders the models a routing rule allows.
+//!
+//! Every learner is an [`rl::AnyBandit`] kept in the store as a policy
+//! ([`rl::Persistent`]), so learning survives restarts and several processes learn
+//! together without losing an update. Rewards in the brain are in [-1, 1]; the bandits
+//! see them mapped onto [0, 1] (`(r + 1) / 2`).
+//!
+//! **Learned LLM routing.** The routing table stays the hard constraint and the prior: a
+//! rule names the models allowed for a task (its target and fallbacks) and their order.
+//! Among those, a Beta-Thompson bandit per (task type, complexity) learns from outcomes,
+//! with the reward `clamp((r + 1) / 2 − cost_weight · cost_usd − latency_weight ·
+//! latency_s, 0, 1)`, so a model that earns more reward per dollar and second gets more
+//! traffic. Until a model has evidence its place is the table's. A deployment that fails
+//! outright (and the router falls back past it) earns 0 at once.
+
+use std::sync::Arc;
+
+use memory_core::LongTermStore;
+use rl::{AnyBandit, Bandit, BetaThompson, BetaThompsonConfig, Persistent};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// Options (or models) and the bandit that learns among them, stored as one policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OptionPolicy {
+    /// Arm `i` is `options[i]`.
+    pub(crate) options: Vec<String>,
+    pub(crate) bandit: AnyBandit,
+}
+
+/// The policy kind recorded in the store.
+pub(crate) const OPTION_POLICY: &str = "brain_option_bandit";
+
+impl OptionPolicy {
+    fn new(seed: u64) -> Result<Self> {
+        let bandit = BetaThompson::new(0, BetaThompsonConfig::default(), rl::seeded(seed))
+            .map_err(memory_core::Error::from)?;
+        Ok(OptionPolicy {
+            options: Vec::new(),
+            bandit: bandit.into(),
+        })
+    }
+
+    /// The arm of `option`, adding it when new.
+    pub(crate) fn arm(&mut self, option: &str) -> usize {
+        match self.options.iter().position(|o| o == option) {
+            Some(i) => i,
+            None => {
+                self.options.push(option.to_owned());
+                self.bandit.add_arm()
+            }
+        }
+    }
+
+    /// What the bandit knows of `option`: (posterior mean in [0, 1], observations).
+    pub(crate) fn stats(&self, option: &str) -> Option<(f64, f64)> {
+        let arm = self.options.iter().position(|o| o == option)?;
+        self.bandit
+            .values()
+            .into_iter()
+            .find(|v| v.arm == arm)
+            .map(|v| (v.estimate, v.count))
+    }
+}
+
+/// A seed for a new policy's random source, from its name: reproducible per name.
+fn seed_of(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Opens the option policy `name`.
+pub(crate) async fn open_policy(
+    store: Arc<dyn LongTermStore>,
+    name: &str,
+) -> Result<Persistent<OptionPolicy>> {
+    let init = OptionPolicy::new(seed_of(name))?;
+    Ok(Persistent::open(store, name, OPTION_POLICY, move || init).await?)
+}
+
+/// A brain reward in [-1, 1] as a bandit reward in [0, 1].
+pub(crate) fn to_unit(reward: f64) -> f64 {
+    ((reward + 1.0) / 2.0).clamp(0.0, 1.0)
+}
+
+/// The policy name for an agent's options in a task bucket.
+pub(crate) fn recommend_policy(agent_type: &str, bucket: &str) -> String {
+    format!("recommend/{agent_type}/{bucket}")
+}
+
+/// The policy name for the models of a route.
+pub(crate) fn routing_policy(route: &llm_router::RouteRequest) -> String {
+    format!(
+        "routing/{}:{}",
+        route.task.as_str(),
+        route.complexity.as_str()
+    )
+}
+
+/// Settings of the learning loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningConfig {
+    /// Order the models a routing rule allows by what they earned (the table's order
+    /// until they have evidence). Default true.
+    pub route_llm: bool,
+    /// Explore: a Thompson draw may put a less proven option or model first. Default
+    /// true; false ranks by posterior mean only.
+    pub explore: bool,
+    /// Reward lost per US dollar a call cost, for learned routing. Default 10 (a cent
+    /// costs 0.1).
+    pub cost_weight: f64,
+    /// Reward lost per second a call took, for learned routing. Default 0.02.
+    pub latency_weight: f64,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        LearningConfig {
+            route_llm: true,
+            explore: true,
+            cost_weight: 10.0,
+            latency_weight: 0.02,
+        }
+    }
+}
+
+impl LearningConfig {
+    /// Checks the weights.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v) in [
+            ("cost_weight", self.cost_weight),
+            ("latency_weight", self.latency_weight),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!(
+                    "learning.{name} must be a non-negative number, got {v}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The routing reward of an outcome `reward` in [-1, 1] that cost `cost_usd` and took
+    /// `latency_s`.
+    pub fn routing_reward(&self, reward: f64, cost_usd: f64, latency_s: f64) -> f64 {
+        (to_unit(reward)
+            - self.cost_weight * cost_usd.max(0.0)
+            - self.latency_weight * latency_s.max(0.0))
+        .clamp(0.0, 1.0)
+    }
+}
+
+/// Why one candidate stands where it does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateWhy {
+    /// The option or model.
+    pub name: String,
+    /// Its learned value in [0, 1] (posterior mean; 0.5 with no evidence).
+    pub value: f64,
+    /// Observations behind it (discounted counts).
+    pub observations: f64,
+    /// One line for a person.
+    pub why: String,
+}
+
+pub(crate) fn describe(name: &str, stats: Option<(f64, f64)>, table_place: usize) -> CandidateWhy {
+    match stats {
+        Some((value, n)) if n > 0.0 => CandidateWhy {
+            name: name.to_owned(),
+            value,
+            observations: n,
+            why: format!(
+                "{name}: learned value {value:.2} from {n:.0} outcome(s); table place {}",
+                table_place + 1
+            ),
+        },
+        _ => CandidateWhy {
+            name: name.to_owned(),
+            value: 0.5,
+            observations: 0.0,
+            why: format!(
+                "{name}: no outcomes yet, so it keeps its table place {}",
+                table_place + 1
+            ),
+        },
+    }
+}
+
+// ---- the Brain's learning methods -----------------------------------------------------
+
+use llm_router::{RouteRequest, Routed, RoutingDecision, Target};
+use memory_core::{
+    AgentDecision, CompletionRequest, Metadata, NewDecision, NewLearningEvent, PatternOutcome,
+    RecordId, Reward,
+};
+use serde_json::json;
+
+use crate::Brain;
+
+/// A completion with the reasons for the model order that produced it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Completed {
+    /// The routed answer: text, the model that served, every attempt, cost.
+    pub routed: Routed,
+    /// How the candidates were ordered, first tried first.
+    pub order: Vec<CandidateWhy>,
+    /// Whether a Thompson draw (exploration) chose the first candidate.
+    pub explored: bool,
+    /// The routing policy that learns from this call's outcome.
+    pub policy: String,
+    /// The route, to report the outcome against.
+    pub route: RouteRequest,
+}
+
+impl Completed {
+    /// Metadata that connects a decision recorded from this answer back to the model that
+    /// served it, so [`Brain::update_decision_outcome`] teaches the routing bandit.
+    pub fn decision_metadata(&self) -> Metadata {
+        Metadata::new()
+            .with("routing_policy", self.policy.clone())
+            .with("served_by", self.routed.served_by.to_string())
+            .with("cost_usd", self.routed.cost_usd.unwrap_or(0.0))
+            .with(
+                "latency_ms",
+                self.routed.completion.latency.as_secs_f64() * 1000.0,
+            )
+    }
+}
+
+/// One ranked option of [`Brain::recommend`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedOption {
+    /// The option, as given.
+    pub option: String,
+    /// Its score in [0, 1]: the bandit's posterior mean blended with the success rate of
+    /// a matching code pattern.
+    pub score: f64,
+    /// Outcomes behind the bandit's value.
+    pub observations: f64,
+    /// A matching pattern's successes and failures, if one names this option.
+    pub pattern_counts: Option<(u64, u64)>,
+    /// Why it ranks here.
+    pub why: String,
+}
+
+/// What [`Brain::recommend`] says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Best first.
+    pub ranked: Vec<RankedOption>,
+    /// Whether exploration put the first option first (a Thompson draw), rather than its
+    /// score.
+    pub explored: bool,
+    /// The policy that learns from the outcomes, for [`NewDecision::metadata`].
+    pub policy: String,
+}
+
+/// What an outcome taught.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeLearned {
+    /// The decision, with its outcome and reward.
+    pub decision: AgentDecision,
+    /// The policies updated (option bandits, routing bandits).
+    pub policies: Vec<String>,
+    /// The pattern whose counts changed, if the decision named one.
+    pub pattern: Option<RecordId>,
+}
+
+impl Brain {
+    /// Records a decision an agent took (the seed's `record_decision`); its outcome,
+    /// reported later with [`Brain::update_decision_outcome`], teaches the brain.
+    /// `metadata` may name `task_bucket` (for [`Brain::recommend`]), `pattern_id`, and
+    /// the routing fields of [`Completed::decision_metadata`].
+    pub async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
+        decision.validate()?;
+        Ok(self.store().record_decision(decision).await?)
+    }
+
+    /// Sets a decision's outcome and reward (the seed's `update_decision_outcome`) and
+    /// learns from it: a learning event is recorded; the option bandit of the decision's
+    /// agent type and task bucket credits the chosen option; a pattern named by
+    /// `pattern_id` counts a success (reward > 0) or failure; the routing bandit credits
+    /// the model that served, net of cost and latency.
+    pub async fn update_decision_outcome(
+        &self,
+        id: RecordId,
+        outcome: &str,
+        reward: Reward,
+    ) -> Result<OutcomeLearned> {
+        let decision = self
+            .store()
+            .update_decision_outcome(id, outcome, reward)
+            .await?;
+        let r = reward.get();
+        let mut policies = Vec::new();
+        let bucket = decision
+            .metadata
+            .get("task_bucket")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default")
+            .to_owned();
+        let name = recommend_policy(&decision.agent_type, &bucket);
+        let chosen = decision.chosen_option.clone();
+        open_policy(self.store_arc(), &name)
+            .await?
+            .update(|p| {
+                let arm = p.arm(&chosen);
+                p.bandit.update(arm, &[], to_unit(r))
+            })
+            .await?;
+        policies.push(name);
+        if let (Some(policy), Some(served)) = (
+            decision
+                .metadata
+                .get("routing_policy")
+                .and_then(|v| v.as_str()),
+            decision.metadata.get("served_by").and_then(|v| v.as_str()),
+        ) {
+            let cost = decision
+                .metadata
+                .get("cost_usd")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            let latency_s = decision
+                .metadata
+                .get("latency_ms")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0)
+                / 1000.0;
+            let learned = self.config().learning.routing_reward(r, cost, latency_s);
+            self.credit_model(policy, served, learned).await?;
+            policies.push(policy.to_owned());
+        }
+        let mut pattern = None;
+        if let Some(pid) = decision.metadata.get("pattern_id").and_then(|v| v.as_i64()) {
+            let outcome = if r > 0.0 {
+                PatternOutcome::Success
+            } else {
+                PatternOutcome::Failure
+            };
+            self.store().record_pattern_outcome(pid, outcome).await?;
+            pattern = Some(pid);
+        }
+        let event = NewLearningEvent {
+            scope: decision.scope.clone(),
+            event_type: "decision_outcome".to_owned(),
+            task_description: decision.context.clone(),
+            outcome: outcome.to_owned(),
+            reward,
+            metadata: Metadata::new()
+                .with("decision_id", decision.id)
+                .with("agent_type", decision.agent_type.clone())
+                .with("chosen_option", decision.chosen_option.clone())
+                .with("policies", json!(policies)),
+        };
+        self.store().record_learning_event(event).await?;
+        Ok(OutcomeLearned {
+            decision,
+            policies,
+            pattern,
+        })
+    }
+
+    /// Ranks `options` for an agent type and task bucket by what the brain has learned:
+    /// each option's bandit value (the outcomes of decisions that chose it) blended with
+    /// the success rate of a code pattern visible through `scope` whose solution is the
+    /// option. With `explore`, a
+    /// Thompson draw may put a less proven option first (the bandit's way of learning);
+    /// without, the ranking is by score alone. Options are never invented or dropped.
+    pub async fn recommend(
+        &self,
+        scope: &memory_core::Scope,
+        agent_type: &str,
+        task_bucket: &str,
+        options: &[String],
+        explore: bool,
+    ) -> Result<Recommendation> {
+        if options.is_empty() {
+            return Err(
+                memory_core::Error::InvalidInput(memory_core::ValidationError::Empty {
+                    field: "options",
+                })
+                .into(),
+            );
+        }
+        memory_core::validate::key("agent_type", agent_type)?;
+        memory_core::validate::key("task bucket", task_bucket)?;
+        let name = recommend_policy(agent_type, task_bucket);
+        let mut policy = open_policy(self.store_arc(), &name).await?;
+        let mut drawn = None;
+        if explore {
+            let opts = options.to_vec();
+            drawn = policy
+                .update(|p| {
+                    for o in &opts {
+                        p.arm(o);
+                    }
+                    let choice = p.bandit.select(&[])?;
+                    Ok(p.options.get(choice.arm).cloned())
+                })
+                .await?;
+        }
+        let mut ranked = Vec::with_capacity(options.len());
+        for (place, option) in options.iter().enumerate() {
+            let stats = policy.get().stats(option);
+            let pattern = self.pattern_counts(scope, option).await?;
+            let (mean, n) = stats.filter(|(_, n)| *n > 0.0).unwrap_or((0.5, 0.0));
+            let (score, why) = match pattern {
+                Some((s, f)) => {
+                    let m = (s + f) as f64;
+                    let rate = (s as f64 + 1.0) / (m + 2.0);
+                    let score = (n * mean + m * rate) / (n + m).max(1.0);
+                    (
+                        if n + m > 0.0 { score } else { 0.5 },
+                        format!(
+                            "{option}: value {mean:.2} from {n:.0} outcome(s), pattern {s} success(es) / {f} failure(s)"
+                        ),
+                    )
+                }
+                None => (mean, describe(option, stats, place).why),
+            };
+            ranked.push((
+                place,
+                RankedOption {
+                    option: option.clone(),
+                    score,
+                    observations: n,
+                    pattern_counts: pattern,
+                    why,
+                },
+            ));
+        }
+        ranked.sort_by(|(pa, a), (pb, b)| b.score.total_cmp(&a.score).then(pa.cmp(pb)));
+        let mut ranked: Vec<RankedOption> = ranked.into_iter().map(|(_, r)| r).collect();
+        let mut explored = false;
+        if let Some(i) = drawn.and_then(|d| ranked.iter().position(|r| r.option == d))
+            && i > 0
+        {
+            let mut r = ranked.remove(i);
+            r.why.push_str("; explored: a Thompson draw put it first");
+            ranked.insert(0, r);
+            explored = true;
+        }
+        Ok(Recommendation {
+            ranked,
+            explored,
+            policy: name,
+        })
+    }
+
+    /// Successes and failures of the most successful code pattern whose solution is
+    /// `option` (compared case-insensitively, trimmed).
+    async fn pattern_counts(
+        &self,
+        scope: &memory_core::Scope,
+        option: &str,
+    ) -> Result<Option<(u64, u64)>> {
+        let query = memory_core::PatternQuery::new(scope.clone(), 5);
+        let hits = self.store().search_patterns(option, &query).await?;
+        let wanted = option.trim().to_lowercase();
+        Ok(hits
+            .into_iter()
+            .map(|h| h.pattern)
+            .find(|p| p.solution.trim().to_lowercase() == wanted)
+            .map(|p| (p.success_count, p.failure_count)))
+    }
+
+    /// Credits `model` (a `provider/model` string) in the routing policy `policy` with a
+    /// reward in [0, 1].
+    async fn credit_model(&self, policy: &str, model: &str, reward: f64) -> Result<()> {
+        let model = model.to_owned();
+        open_policy(self.store_arc(), policy)
+            .await?
+            .update(|p| {
+                let arm = p.arm(&model);
+                p.bandit.update(arm, &[], reward)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Orders the decision's candidates by what they have earned (see the module docs);
+    /// returns the reasons and whether exploration chose the first.
+    async fn order_models(
+        &self,
+        policy_name: &str,
+        decision: &mut RoutingDecision,
+    ) -> Result<(Vec<CandidateWhy>, bool)> {
+        let table: Vec<Target> = decision.candidates().cloned().collect();
+        let names: Vec<String> = table.iter().map(Target::to_string).collect();
+        let mut policy = open_policy(self.store_arc(), policy_name).await?;
+        let any_evidence = names
+            .iter()
+            .any(|n| policy.get().stats(n).is_some_and(|(_, c)| c > 0.0));
+        let mut drawn = None;
+        if self.config().learning.explore && any_evidence && table.len() > 1 {
+            let names = names.clone();
+            drawn = policy
+                .update(|p| {
+                    for n in &names {
+                        p.arm(n);
+                    }
+                    let c = p.bandit.select(&[])?;
+                    Ok(p.options.get(c.arm).cloned())
+                })
+                .await?;
+        }
+        let mut scored: Vec<(usize, CandidateWhy)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i, describe(n, policy.get().stats(n), i)))
+            .collect();
+        scored.sort_by(|(ia, a), (ib, b)| b.value.total_cmp(&a.value).then(ia.cmp(ib)));
+        let mut explored = false;
+        if let Some(i) = drawn.and_then(|d| scored.iter().position(|(_, w)| w.name == d))
+            && i > 0
+        {
+            let mut first = scored.remove(i);
+            first
+                .1
+                .why
+                .push_str("; explored: a Thompson draw put it first");
+            scored.insert(0, first);
+            explored = true;
+        }
+        let order: Vec<Target> = scored.iter().map(|(i, _)| table[*i].clone()).collect();
+        if let Some((first, rest)) = order.split_first() {
+            decision.target = first.clone();
+            decision.fallbacks = rest.to_vec();
+        }
+        Ok((scored.into_iter().map(|(_, w)| w).collect(), explored))
+    }
+
+    /// Completes `request` on the models the routing table allows for `route`, tried in
+    /// the order learned from outcomes (the table's order until there are some; see the
+    /// module docs), with fallback. The answer says why each model stood where it did.
+    /// Deployments that failed are credited 0 at once; the served model learns when the
+    /// outcome is reported ([`Brain::learn_route`], or a decision recorded with
+    /// [`Completed::decision_metadata`]).
+    pub async fn complete(
+        &self,
+        route: &RouteRequest,
+        request: CompletionRequest,
+    ) -> Result<Completed> {
+        let router = self.llm()?;
+        let mut decision = router.decide(route, &request)?;
+        let policy = format!("{}/{}", routing_policy(route), decision.rule);
+        let (order, explored) = if self.config().learning.route_llm {
+            self.order_models(&policy, &mut decision).await?
+        } else {
+            let why = decision
+                .candidates()
+                .enumerate()
+                .map(|(i, t)| describe(&t.to_string(), None, i))
+                .collect();
+            (why, false)
+        };
+        let outcome = router.chat_with(decision, request).await;
+        let failed: Vec<String> = match &outcome {
+            Ok(r) => r
+                .attempts
+                .iter()
+                .filter(|a| a.deployment_failed)
+                .map(|a| a.target.to_string())
+                .collect(),
+            Err(llm_router::LlmError::AllFailed(list)) => list
+                .iter()
+                .filter(|(_, e)| e.is_deployment_failure())
+                .map(|(t, _)| t.clone())
+                .collect(),
+            Err(e) if e.is_deployment_failure() => {
+                order.first().map(|w| w.name.clone()).into_iter().collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        if self.config().learning.route_llm {
+            for model in &failed {
+                self.credit_model(&policy, model, 0.0).await?;
+            }
+        }
+        let routed = outcome?;
+        tracing::debug!(policy, served_by = %routed.served_by, explored, "completed");
+        Ok(Completed {
+            routed,
+            order,
+            explored,
+            policy,
+            route: *route,
+        })
+    }
+
+    /// Streams the answer to `request`, routed and ordered as [`Brain::complete`] orders.
+    pub async fn complete_stream(
+        &self,
+        route: &RouteRequest,
+        request: CompletionRequest,
+    ) -> Result<llm_router::RoutedStream> {
+        let router = self.llm()?;
+        let mut decision = router.decide(route, &request)?;
+        if self.config().learning.route_llm {
+            let policy = format!("{}/{}", routing_policy(route), decision.rule);
+            self.order_models(&policy, &mut decision).await?;
+        }
+        Ok(router.chat_stream_with(decision, request).await?)
+    }
+
+    /// Teaches the routing bandit the outcome of a [`Brain::complete`] answer: `reward`
+    /// in [-1, 1], net of the call's cost and latency.
+    pub async fn learn_route(&self, completed: &Completed, reward: Reward) -> Result<()> {
+        if !self.config().learning.route_llm {
+            return Ok(());
+        }
+        let r = self.config().learning.routing_reward(
+            reward.get(),
+            completed.routed.cost_usd.unwrap_or(0.0),
+            completed.routed.completion.latency.as_secs_f64(),
+        );
+        self.credit_model(
+            &completed.policy,
+            &completed.routed.served_by.to_string(),
+            r,
+        )
+        .await
+    }
+}
