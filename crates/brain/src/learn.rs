@@ -262,7 +262,8 @@ pub struct Recommendation {
 /// What an outcome taught.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutcomeLearned {
-    /// The decision, with its outcome and reward.
+    /// The decision, with its outcome and reward (its fields at the top level in JSON).
+    #[serde(flatten)]
     pub decision: AgentDecision,
     /// The policies updated (option bandits, routing bandits).
     pub policies: Vec<String>,
