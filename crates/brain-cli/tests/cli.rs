@@ -412,7 +412,8 @@ fn seed_records_round_trip() {
         ("patterns", 1),
         ("decisions", 1),
         ("conversations", 1),
-        ("learning_events", 1),
+        // The recorded event, and the one the decision's outcome added.
+        ("learning_events", 2),
     ] {
         assert_eq!(stats["store"][table], n, "{table}");
     }
