@@ -55,6 +55,7 @@ pub mod engines;
 mod error;
 mod ingest;
 pub mod learn;
+pub mod reason;
 mod short_term;
 mod transfer;
 
@@ -67,6 +68,9 @@ pub use error::{BrainError, Result};
 pub use ingest::{FileOutcome, IngestReport};
 pub use learn::{
     CandidateWhy, Completed, LearningConfig, OutcomeLearned, RankedOption, Recommendation,
+};
+pub use reason::{
+    FeedbackLearned, FeedbackRequest, FeedbackSource, ReasonCall, ReasonOutcome, ReasonRequest,
 };
 pub use short_term::InProcessShortTerm;
 pub use transfer::{EXPORT_VERSION, ExportLine, NoProgress, Progress, TransferCounts};
