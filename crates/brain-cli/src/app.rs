@@ -16,9 +16,10 @@ use serde_json::{Map, Value, json};
 
 use crate::batch;
 use crate::cli::{
-    AskArgs, Command, ConversationCommand, DecisionCommand, EventArgs, EventsArgs, FilterArgs,
-    ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand, PatternCommand, PrefCommand,
-    ProjectCommand, PruneArgs, RecallArgs, RememberArgs, RouteArgs, ScopeArgs,
+    AskArgs, Command, ConversationCommand, DecisionCommand, EventArgs, EventsArgs, FeedbackArgs,
+    FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand, PatternCommand,
+    PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs, RecommendArgs, RememberArgs,
+    RouteArgs, ScopeArgs,
 };
 use crate::exit::{CliError, Exit};
 use crate::output::{self, Out};
@@ -188,7 +189,140 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> 
         Command::Llm(LlmCommand::Route(a)) => llm_route(ctx, &a),
         Command::Llm(LlmCommand::Ask(a)) => llm_ask(ctx, a).await,
         Command::Llm(LlmCommand::Models) => llm_models(ctx),
+        Command::Reason(a) => reason(ctx, a).await,
+        Command::Feedback(a) => feedback(ctx, a).await,
+        Command::Recommend(a) => recommend(ctx, a).await,
     }
+}
+
+// ---- reasoning and learning -----------------------------------------------------------
+
+fn plan_lines(steps: &[reasoning::Step], depth: usize, out: &mut Vec<String>) {
+    for (i, s) in steps.iter().enumerate() {
+        out.push(format!("{}{}. {}", "   ".repeat(depth), i + 1, s.text));
+        plan_lines(&s.children, depth + 1, out);
+    }
+}
+
+async fn reason(ctx: &Ctx, a: ReasonArgs) -> anyhow::Result<()> {
+    let req = brain::ReasonRequest {
+        goal: a.goal.clone(),
+        scope: scope_of(&a.scope),
+        agent_type: a.agent_type.clone(),
+        task_bucket: a.bucket.clone(),
+        constraints: a.constraints.clone(),
+        options: a.options.clone(),
+        previous_attempts: Vec::new(),
+        complexity: a.complexity,
+        reflect: a.reflect,
+    };
+    ctx.with_brain(Need::Create, async |brain| {
+        let out = brain.reason(&req).await?;
+        ctx.out.either(&out, || {
+            let mut lines = vec!["plan:".to_owned()];
+            plan_lines(&out.plan, 1, &mut lines);
+            if let Some(c) = &out.critique {
+                lines.push(format!("critique: {}", output::preview(c, 300)));
+            }
+            lines.push(format!(
+                "decision: {} ({})",
+                out.decision.as_deref().unwrap_or("(none)"),
+                out.decided_by
+            ));
+            for call in &out.calls {
+                lines.push(format!(
+                    "{}: {} ({} + {} tokens{})",
+                    call.stage,
+                    call.served_by,
+                    call.tokens.0,
+                    call.tokens.1,
+                    call.cost_usd
+                        .map(|c| format!(", ${c:.6}"))
+                        .unwrap_or_default()
+                ));
+            }
+            lines.push(format!("recorded as decision {}", out.decision_id));
+            lines
+        })
+    })
+    .await
+}
+
+async fn feedback(ctx: &Ctx, a: FeedbackArgs) -> anyhow::Result<()> {
+    let quality = (a.tests_passed.is_some()
+        || a.tests_failed.is_some()
+        || a.lint_warnings.is_some()
+        || a.build_warnings.is_some()
+        || a.build_failed)
+        .then(|| reasoning::CodeQuality {
+            tests_passed: a.tests_passed.unwrap_or(0),
+            tests_failed: a.tests_failed.unwrap_or(0),
+            lint_warnings: a.lint_warnings.unwrap_or(0),
+            build_warnings: a.build_warnings.unwrap_or(0),
+            build_failed: a.build_failed,
+        });
+    let success = if a.success {
+        Some(true)
+    } else if a.failure {
+        Some(false)
+    } else {
+        None
+    };
+    let req = brain::FeedbackRequest {
+        feedback: a.feedback.clone(),
+        task_context: a.context.clone(),
+        scope: scope_of(&a.scope),
+        decision: a.decision,
+        success,
+        quality,
+    };
+    ctx.with_brain(Need::Create, async |brain| {
+        let learned = brain.learn_from_feedback(&req).await?;
+        ctx.out.either(&learned, || {
+            let source = match learned.source {
+                brain::FeedbackSource::Llm => "the model",
+                brain::FeedbackSource::Offline => "the offline estimate",
+            };
+            let why = learned
+                .fallback_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let mut lines = vec![format!(
+                "reward {:+.2} (rating {:+.2} from {source}{why})",
+                learned.reward, learned.rating
+            )];
+            if let Some(p) = &learned.preference {
+                lines.push(format!("stored learned preference {}", p.key));
+            }
+            if let Some(o) = &learned.outcome {
+                lines.push(format!(
+                    "decision {} outcome recorded; learned: {}",
+                    o.decision.id,
+                    o.policies.join(", ")
+                ));
+            }
+            lines
+        })
+    })
+    .await
+}
+
+async fn recommend(ctx: &Ctx, a: RecommendArgs) -> anyhow::Result<()> {
+    let scope = scope_of(&a.scope);
+    ctx.with_brain(Need::Create, async |brain| {
+        let rec = brain
+            .recommend(&scope, &a.agent_type, &a.bucket, &a.options, !a.no_explore)
+            .await?;
+        ctx.out.either(&rec, || {
+            rec.ranked
+                .iter()
+                .enumerate()
+                .map(|(i, r)| format!("{}. {} ({:.2}): {}", i + 1, r.option, r.score, r.why))
+                .collect()
+        })
+    })
+    .await
 }
 
 // ---- llm ----------------------------------------------------------------------------------

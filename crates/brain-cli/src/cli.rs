@@ -157,6 +157,103 @@ pub enum Command {
     /// configuration for `ask`; memory commands never do.
     #[command(subcommand)]
     Llm(LlmCommand),
+    /// Reason about a goal with the configured LLM: recalls what is relevant, thinks
+    /// step by step (the seed's prompt), optionally reflects, decides among --option
+    /// values, and records the decision; prints the plan, the decision and its id.
+    Reason(ReasonArgs),
+    /// Learn from feedback: a reward in [-1, 1] from the model's rating (or an offline
+    /// estimate without one), combined with --success/--failure and code-quality
+    /// metrics; recorded as a learning event and, with --decision, as that decision's
+    /// outcome.
+    Feedback(FeedbackArgs),
+    /// Rank options by what the brain has learned for an agent type and task bucket,
+    /// saying why each ranks where it does.
+    Recommend(RecommendArgs),
+}
+
+/// `brain reason`.
+#[derive(Debug, Args)]
+pub struct ReasonArgs {
+    /// The goal.
+    pub goal: String,
+    /// A constraint the plan must respect (repeatable).
+    #[arg(long = "constraint", value_name = "C")]
+    pub constraints: Vec<String>,
+    /// An option to decide among (repeatable).
+    #[arg(long = "option", value_name = "O")]
+    pub options: Vec<String>,
+    /// simple, medium or complex (complex routes to the cloud model in the seed's table).
+    #[arg(long, default_value = "complex", value_parser = parse_complexity)]
+    pub complexity: llm_router::Complexity,
+    /// Critique and revise the plan in a second call.
+    #[arg(long)]
+    pub reflect: bool,
+    /// The agent type the decision is recorded under.
+    #[arg(long = "agent-type", default_value = "reasoner", value_name = "T")]
+    pub agent_type: String,
+    /// The task bucket for learning which options work.
+    #[arg(long, default_value = "default", value_name = "B")]
+    pub bucket: String,
+    /// Whose memories inform it and who owns the decision.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// `brain feedback`.
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// What the user said.
+    pub feedback: String,
+    /// The task it is about.
+    #[arg(long, default_value = "")]
+    pub context: String,
+    /// The decision it is about; the reward becomes its outcome.
+    #[arg(long, value_name = "ID")]
+    pub decision: Option<i64>,
+    /// The task succeeded.
+    #[arg(long, conflicts_with = "failure")]
+    pub success: bool,
+    /// The task failed.
+    #[arg(long)]
+    pub failure: bool,
+    /// Tests that passed.
+    #[arg(long, value_name = "N")]
+    pub tests_passed: Option<u32>,
+    /// Tests that failed.
+    #[arg(long, value_name = "N")]
+    pub tests_failed: Option<u32>,
+    /// Lint warnings.
+    #[arg(long, value_name = "N")]
+    pub lint_warnings: Option<u32>,
+    /// Build warnings.
+    #[arg(long, value_name = "N")]
+    pub build_warnings: Option<u32>,
+    /// The build failed.
+    #[arg(long)]
+    pub build_failed: bool,
+    /// Who gave it.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// `brain recommend`.
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// The options to rank.
+    #[arg(required = true)]
+    pub options: Vec<String>,
+    /// The agent type whose decisions taught the brain.
+    #[arg(long = "agent-type", value_name = "T")]
+    pub agent_type: String,
+    /// The task bucket.
+    #[arg(long, default_value = "default", value_name = "B")]
+    pub bucket: String,
+    /// Rank by learned value only (no Thompson draw).
+    #[arg(long)]
+    pub no_explore: bool,
+    /// Whose patterns count.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 }
 
 /// `brain llm`.

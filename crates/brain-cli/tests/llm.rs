@@ -133,3 +133,121 @@ fn models_lists_the_registry() {
     assert_eq!(claude["input_usd_per_mtok"], 3.0);
     assert_eq!(out["configured_providers"], json!([]));
 }
+
+#[test]
+fn feedback_and_recommend_work_without_an_llm() {
+    let b = TestBrain::new();
+    let learned = b
+        .run(&[
+            "--json",
+            "feedback",
+            "great job, thanks",
+            "--context",
+            "refactor",
+            "--success",
+        ])
+        .json();
+    assert_eq!(learned["source"], "offline");
+    assert!(learned["reward"].as_f64().unwrap() > 0.5, "{learned}");
+    assert!(
+        learned["preference"]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("feedback_")
+    );
+
+    let did = b
+        .run(&[
+            "decision",
+            "record",
+            "--agent-type",
+            "tester",
+            "--context",
+            "run tests",
+            "--option",
+            "nextest",
+            "--option",
+            "cargo test",
+            "--chosen",
+            "cargo test",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let fed = b
+        .run(&[
+            "--json",
+            "feedback",
+            "that worked perfectly",
+            "--decision",
+            &did,
+            "--tests-passed",
+            "40",
+        ])
+        .json();
+    assert_eq!(fed["outcome"]["id"].to_string(), did);
+    let ranked = b
+        .run(&[
+            "--json",
+            "recommend",
+            "--agent-type",
+            "tester",
+            "--no-explore",
+            "nextest",
+            "cargo test",
+        ])
+        .json();
+    assert_eq!(ranked["ranked"][0]["option"], "cargo test", "{ranked}");
+    let text = b.run(&[
+        "recommend",
+        "--agent-type",
+        "tester",
+        "--no-explore",
+        "nextest",
+        "cargo test",
+    ]);
+    assert!(text.ok().starts_with("1. cargo test"), "{text:?}");
+
+    b.run(&["reason", "deploy the release"])
+        .fails(6, "no LLM provider is configured");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reason_prints_the_plan_and_records_the_decision() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "llama3.1:8b", "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": "1. Build\n   - run cargo build\n2. Ship\n\nDecision: ship it"},
+            "done": true, "done_reason": "stop", "prompt_eval_count": 50, "eval_count": 20
+        })))
+        .mount(&server)
+        .await;
+    let b = TestBrain::new();
+    let config = config_file(&b, &server.uri());
+    let run = tokio::task::spawn_blocking(move || {
+        let text = b.run(&[
+            "--config",
+            &config,
+            "reason",
+            "ship the release",
+            "--complexity",
+            "medium",
+        ]);
+        let listed = b.run(&["--json", "decision", "list"]).json();
+        (text, listed)
+    })
+    .await
+    .unwrap();
+    let (text, listed) = run;
+    let out = text.ok();
+    assert!(
+        out.contains("1. Build") && out.contains("   1. run cargo build"),
+        "{out}"
+    );
+    assert!(out.contains("decision: ship it (answer)"), "{out}");
+    assert!(out.contains("thinking: ollama/llama3.1:8b"), "{out}");
+    assert_eq!(listed[0]["chosen_option"], "ship it");
+    assert_eq!(listed[0]["agent_type"], "reasoner");
+}
