@@ -20,6 +20,14 @@
 //!   decisions and their outcomes.
 //! - **short-term memory**: working variables with TTL and a context window bounded by
 //!   message count and token budget.
+//! - **language models** (optional, `[llm]`): [`Brain::complete`] routes through the
+//!   `llm-router` table, ordering the models a rule allows by what they earned;
+//!   [`Brain::reason`] thinks, reflects and decides with the seed's prompts and records
+//!   the decision. Without a provider these fail with a clear "not configured" error.
+//! - **learning** ([`learn`]): [`Brain::update_decision_outcome`] and
+//!   [`Brain::learn_from_feedback`] turn outcomes into rewards that teach option bandits,
+//!   pattern counts and the routing bandit; [`Brain::recommend`] ranks options and says
+//!   why. Feedback works offline with a documented estimate.
 //!
 //! Configuration ([`BrainConfig`]) comes from defaults, a TOML file and `BRAIN_*`
 //! environment variables. [`Brain::open`] builds the embedded default from it;
