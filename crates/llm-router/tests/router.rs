@@ -857,3 +857,172 @@ async fn an_explicit_decision_is_tried_in_its_order() {
     assert_eq!(r.decision.rule, "classification");
     assert_eq!(hits(&s.ollama).await, 0);
 }
+
+fn openai_stream(model: &str, parts: &[&str]) -> ResponseTemplate {
+    let mut body = String::new();
+    for p in parts {
+        body.push_str(&format!(
+            "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"{model}\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{p}\"}},\"finish_reason\":null}}]}}\n\n"
+        ));
+    }
+    body.push_str(&format!(
+        "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"{model}\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\n\
+         data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"{model}\",\"choices\":[],\"usage\":{{\"prompt_tokens\":7,\"completion_tokens\":2,\"total_tokens\":9}}}}\n\n\
+         data: [DONE]\n\n"
+    ));
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
+#[tokio::test]
+async fn a_slow_anthropic_call_times_out_and_falls_back_to_gpt4o() {
+    let s = Servers::start().await;
+    mount(
+        &s.anthropic,
+        "POST",
+        "/v1/messages",
+        ResponseTemplate::new(200)
+            .set_body_json(anthropic_answer("late"))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    mount(
+        &s.openai,
+        "POST",
+        "/v1/chat/completions",
+        ResponseTemplate::new(200).set_body_json(openai_answer("gpt-4o", "in time")),
+    )
+    .await;
+    let r = s
+        .router()
+        .chat(
+            &route(TaskType::Reasoning, Complexity::Complex),
+            prompt("why?"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.served_by, Target::new("openai", "gpt-4o"));
+    assert!(
+        r.attempts[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out"),
+        "{:?}",
+        r.attempts
+    );
+    assert!(r.attempts[0].deployment_failed);
+}
+
+#[tokio::test]
+async fn a_slow_openai_compatible_server_times_out_with_a_typed_error() {
+    let s = Servers::start().await;
+    mount(&s.ollama, "POST", "/api/chat", ResponseTemplate::new(500)).await;
+    mount(
+        &s.lmstudio,
+        "POST",
+        "/v1/chat/completions",
+        ResponseTemplate::new(200)
+            .set_body_json(openai_answer("local-model", "late"))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    let e = s
+        .router()
+        .chat(
+            &route(TaskType::Classification, Complexity::Simple),
+            prompt("label"),
+        )
+        .await
+        .unwrap_err();
+    match &e {
+        LlmError::AllFailed(list) => {
+            assert!(
+                matches!(list[0].1, LlmError::Server { status: 500, .. }),
+                "{list:?}"
+            );
+            assert!(
+                matches!(list[1].1, LlmError::Timeout { stage: "call", .. }),
+                "{list:?}"
+            );
+        }
+        other => panic!("expected AllFailed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_slow_first_token_from_claude_falls_back_to_a_gpt4o_stream() {
+    let s = Servers::start().await;
+    mount(
+        &s.anthropic,
+        "POST",
+        "/v1/messages",
+        anthropic_stream(&["late"]).set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    mount(
+        &s.openai,
+        "POST",
+        "/v1/chat/completions",
+        openai_stream("gpt-4o", &["Hi", " there"]),
+    )
+    .await;
+    let routed = s
+        .router()
+        .chat_stream(
+            &route(TaskType::Reasoning, Complexity::Complex),
+            prompt("why?"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(routed.served_by, Target::new("openai", "gpt-4o"));
+    assert!(
+        routed.attempts[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("first token"),
+        "{:?}",
+        routed.attempts
+    );
+    let c = collect_stream("openai", routed.stream, Instant::now())
+        .await
+        .unwrap();
+    assert_eq!(c.text, "Hi there");
+    assert_eq!((c.usage.input_tokens, c.usage.output_tokens), (7, 2));
+}
+
+#[tokio::test]
+async fn an_unknown_model_on_an_openai_compatible_server_falls_through_the_table() {
+    let s = Servers::start().await;
+    mount(
+        &s.anthropic,
+        "POST",
+        "/v1/messages",
+        ResponseTemplate::new(503),
+    )
+    .await;
+    mount(
+        &s.openai,
+        "POST",
+        "/v1/chat/completions",
+        ResponseTemplate::new(404).set_body_json(json!({"error":{"message":"The model `gpt-4o` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}})),
+    )
+    .await;
+    let e = s
+        .router()
+        .chat(
+            &route(TaskType::Reasoning, Complexity::Complex),
+            prompt("why?"),
+        )
+        .await
+        .unwrap_err();
+    match &e {
+        LlmError::AllFailed(list) => {
+            assert!(
+                matches!(&list[1].1, LlmError::UnknownModel { model, .. } if model == "gpt-4o"),
+                "{list:?}"
+            );
+        }
+        other => panic!("expected AllFailed, got {other:?}"),
+    }
+}
