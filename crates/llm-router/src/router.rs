@@ -318,47 +318,70 @@ impl Router {
         decision: RoutingDecision,
         request: CompletionRequest,
     ) -> Result<Routed> {
-        let needed = tokens_needed(&request);
-        let mut attempts = Vec::new();
-        let mut errors = Vec::new();
-        let candidates: Vec<Target> = decision.candidates().cloned().collect();
-        for target in &candidates {
-            let mut req = request.clone();
-            req.model = Some(target.model.clone());
-            let result = match self.precheck(target, needed) {
-                Ok(provider) => {
-                    let span = chat_span(target, &req, &decision.rule, "chat");
+        let rule = decision.rule.clone();
+        let (completion, served_by, attempts) = self
+            .first_success(&decision, &request, |provider, req, target| {
+                let rule = rule.clone();
+                async move {
+                    let span = chat_span(&target, &req, &rule, "chat");
                     let started = Instant::now();
                     let result = provider.chat(&req).instrument(span.clone()).await;
                     match &result {
                         Ok(c) => {
-                            let cost = self.account(target, Ok((&c.usage, c.latency)));
+                            let cost = self.account(&target, Ok((&c.usage, c.latency)));
                             record_answer(&span, c, cost, started.elapsed());
                         }
                         Err(e) => {
-                            self.account(target, Err(()));
+                            self.account(&target, Err(()));
                             span.record("error.type", error_type(e));
                         }
                     }
                     result
                 }
+            })
+            .await?;
+        let cost_usd = self.registry.cost(&served_by, &completion.usage);
+        Ok(Routed {
+            completion,
+            served_by,
+            decision,
+            attempts,
+            cost_usd,
+        })
+    }
+
+    /// Tries the decision's candidates in order with `call` until one succeeds: skips a
+    /// provider that is not configured or a window too small, stops at an error no other
+    /// model would avoid, and returns the value, the deployment that gave it and every
+    /// attempt.
+    async fn first_success<T, F, Fut>(
+        &self,
+        decision: &RoutingDecision,
+        request: &CompletionRequest,
+        mut call: F,
+    ) -> Result<(T, Target, Vec<Attempt>)>
+    where
+        F: FnMut(Arc<dyn Provider>, CompletionRequest, Target) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let needed = tokens_needed(request);
+        let mut attempts = Vec::new();
+        let mut errors = Vec::new();
+        for target in decision.candidates() {
+            let mut req = request.clone();
+            req.model = Some(target.model.clone());
+            let result = match self.precheck(target, needed) {
+                Ok(provider) => call(Arc::clone(provider), req, target.clone()).await,
                 Err(e) => Err(e),
             };
             match result {
-                Ok(completion) => {
+                Ok(value) => {
                     attempts.push(Attempt {
                         target: target.clone(),
                         error: None,
                         deployment_failed: false,
                     });
-                    let cost_usd = self.registry.cost(target, &completion.usage);
-                    return Ok(Routed {
-                        completion,
-                        served_by: target.clone(),
-                        decision,
-                        attempts,
-                        cost_usd,
-                    });
+                    return Ok((value, target.clone(), attempts));
                 }
                 Err(e) => {
                     tracing::warn!(deployment = %target, error = %e, "deployment failed");
@@ -395,54 +418,33 @@ impl Router {
         decision: RoutingDecision,
         request: CompletionRequest,
     ) -> Result<RoutedStream> {
-        let needed = tokens_needed(&request);
-        let mut attempts = Vec::new();
-        let mut errors = Vec::new();
-        let candidates: Vec<Target> = decision.candidates().cloned().collect();
-        for target in &candidates {
-            let mut req = request.clone();
-            req.model = Some(target.model.clone());
-            let result = match self.precheck(target, needed) {
-                Ok(provider) => {
-                    let span = chat_span(target, &req, &decision.rule, "chat");
+        let rule = decision.rule.clone();
+        let (stream, served_by, attempts) = self
+            .first_success(&decision, &request, |provider, req, target| {
+                let rule = rule.clone();
+                async move {
+                    let span = chat_span(&target, &req, &rule, "chat");
                     let started = Instant::now();
-                    open_stream(provider.as_ref(), &req)
+                    match open_stream(provider.as_ref(), &req)
                         .instrument(span.clone())
                         .await
-                        .map(|s| self.accounted(s, target, span, started))
-                }
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(stream) => {
-                    attempts.push(Attempt {
-                        target: target.clone(),
-                        error: None,
-                        deployment_failed: false,
-                    });
-                    return Ok(RoutedStream {
-                        stream,
-                        served_by: target.clone(),
-                        decision,
-                        attempts,
-                    });
-                }
-                Err(e) => {
-                    self.account(target, Err(()));
-                    attempts.push(Attempt {
-                        target: target.clone(),
-                        error: Some(e.to_string()),
-                        deployment_failed: e.is_deployment_failure(),
-                    });
-                    let stop = !e.allows_fallback();
-                    errors.push((target.to_string(), e));
-                    if stop {
-                        break;
+                    {
+                        Ok(s) => Ok(self.accounted(s, &target, span, started)),
+                        Err(e) => {
+                            self.account(&target, Err(()));
+                            span.record("error.type", error_type(&e));
+                            Err(e)
+                        }
                     }
                 }
-            }
-        }
-        Err(combine(errors))
+            })
+            .await?;
+        Ok(RoutedStream {
+            stream,
+            served_by,
+            decision,
+            attempts,
+        })
     }
 
     /// Embeds `texts` with the table's embedding deployment. Never falls back: vectors of
