@@ -918,31 +918,50 @@ async fn recall_batch(
         Box::new(std::io::BufReader::new(file))
     };
     let (mut queries, mut rejected) = (0usize, 0usize);
-    for (i, line) in reader.lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| CliError::invalid(format!("{name} line {n}: {e}")))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        queries += 1;
-        let outcome = match batch::parse_line(&line, defaults) {
-            Ok(q) => brain.recall(&q).await.map_err(|e| {
-                let exit = Exit::from_kind(e.kind());
-                (exit, e.to_string())
-            }),
-            Err(message) => Err((Exit::InvalidInput, message)),
-        };
-        match outcome {
-            Ok(hits) => ctx.out.json_line(&hits)?,
-            Err((Exit::InvalidInput, message)) => {
-                rejected += 1;
-                eprintln!("error: {name} line {n}: {message}");
-                ctx.out.json_line(&json!({
-                    "error": { "line": n, "kind": Exit::InvalidInput.name(), "message": message }
-                }))?;
+    // A file is read in chunks whose queries are embedded together; standard input is
+    // answered line by line, so a caller waiting for each answer is never kept waiting.
+    let chunk = if path == Path::new("-") { 1 } else { 64 };
+    let mut lines = reader.lines().enumerate().peekable();
+    while lines.peek().is_some() {
+        let mut parsed: Vec<(usize, Result<RecallQuery, String>)> = Vec::new();
+        for (i, line) in lines.by_ref() {
+            let n = i + 1;
+            let line = line.map_err(|e| CliError::invalid(format!("{name} line {n}: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
             }
-            Err((_, message)) => {
-                return Err(anyhow::anyhow!("{name} line {n}: {message}")).context("recall failed");
+            parsed.push((n, batch::parse_line(&line, defaults)));
+            if parsed.len() == chunk {
+                break;
+            }
+        }
+        let good: Vec<RecallQuery> = parsed
+            .iter()
+            .filter_map(|(_, q)| q.as_ref().ok().cloned())
+            .collect();
+        let mut answers = brain.recall_many(&good).await?.into_iter();
+        for (n, q) in parsed {
+            queries += 1;
+            let outcome = match q {
+                Ok(_) => answers
+                    .next()
+                    .unwrap_or_else(|| Err(BrainError::Config("lost a batch answer".into())))
+                    .map_err(|e| (Exit::from_kind(e.kind()), e.to_string())),
+                Err(message) => Err((Exit::InvalidInput, message)),
+            };
+            match outcome {
+                Ok(hits) => ctx.out.json_line(&hits)?,
+                Err((Exit::InvalidInput, message)) => {
+                    rejected += 1;
+                    eprintln!("error: {name} line {n}: {message}");
+                    ctx.out.json_line(&json!({
+                        "error": { "line": n, "kind": Exit::InvalidInput.name(), "message": message }
+                    }))?;
+                }
+                Err((_, message)) => {
+                    return Err(anyhow::anyhow!("{name} line {n}: {message}"))
+                        .context("recall failed");
+                }
             }
         }
     }

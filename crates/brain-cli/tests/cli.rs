@@ -136,6 +136,24 @@ fn batch_recall_answers_one_line_per_query() {
             .all(|c| c == "rust uses cargo to build"),
         "the default scope applies"
     );
+
+    // A bad line inside a file's chunk is answered in its place; the others still are.
+    std::fs::write(
+        &file,
+        "{\"text\": \"cargo\"}\nnot json\n{\"text\": \"pip\"}\n",
+    )
+    .unwrap();
+    let run = b.run(&["recall", "--batch", file.to_str().unwrap(), "--user", "a"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(contents(&lines[0]), vec!["rust uses cargo to build"]);
+    assert_eq!(lines[1]["error"]["line"], 2);
+    assert!(lines[2].is_array());
 }
 
 #[test]

@@ -701,6 +701,38 @@ impl Brain {
         self.recall_with_vector(query, vector).await
     }
 
+    /// Recalls for several queries, embedding all their texts in one embedder call (the
+    /// embedder batches them), which is much faster than one [`Brain::recall`] each.
+    /// One result per query, in order; a bad query fails alone.
+    pub async fn recall_many(
+        &self,
+        queries: &[RecallQuery],
+    ) -> Result<Vec<Result<Vec<RecallHit>>>> {
+        let wanted: Vec<usize> = queries
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.mode != RecallMode::Keyword && !q.text.trim().is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        let texts: Vec<String> = wanted.iter().map(|&i| queries[i].text.clone()).collect();
+        let mut vectors: Vec<Option<Vec<f32>>> = vec![None; queries.len()];
+        if !texts.is_empty() {
+            for (i, v) in wanted.into_iter().zip(self.embedder.embed(&texts).await?) {
+                vectors[i] = Some(v);
+            }
+        }
+        let mut out = Vec::with_capacity(queries.len());
+        for (q, v) in queries.iter().zip(vectors) {
+            out.push(match (q.mode, v) {
+                (RecallMode::Keyword, _) => self.recall_with_vector(q, None).await,
+                (_, Some(v)) => self.recall_with_vector(q, Some(v)).await,
+                // An empty query: recall says why.
+                (_, None) => self.recall(q).await,
+            });
+        }
+        Ok(out)
+    }
+
     /// Recall with the query's embedding given (computed by the caller, or `None` for
     /// keyword only); the same ranking as [`Brain::recall`] without the embedding step.
     pub async fn recall_with_vector(

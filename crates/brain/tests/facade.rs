@@ -463,3 +463,50 @@ async fn threads_give_context_and_named_speakers_boost() {
             .all(|h| h.score.boost == 1.0)
     );
 }
+
+#[tokio::test]
+async fn recall_many_answers_as_recall_does_one_by_one() {
+    let b = mem_brain().await;
+    let s = Scope::user("ada");
+    for text in [
+        "the staging database listens on 5433",
+        "deploys go out on Thursdays",
+        "Ada prefers tabs over spaces",
+        "the CI runs on Debian",
+    ] {
+        b.remember(NewMemory::new(text).with_scope(s.clone()))
+            .await
+            .unwrap();
+    }
+    let queries = vec![
+        RecallQuery::new("which port does staging use", s.clone()),
+        RecallQuery::new("when do we deploy", s.clone()).with_mode(RecallMode::Keyword),
+        RecallQuery::new("", s.clone()),
+        RecallQuery::new("tabs or spaces", s.clone()).with_k(0),
+        RecallQuery::new("what OS does CI use", s.clone()).with_mode(RecallMode::Vector),
+    ];
+    let many = b.recall_many(&queries).await.unwrap();
+    assert_eq!(many.len(), queries.len());
+    for (q, got) in queries.iter().zip(many) {
+        match (b.recall(q).await, got) {
+            // Equal but for recency, which moves with the clock between the two calls.
+            (Ok(one), Ok(batch)) => {
+                let key = |h: &brain::RecallHit| {
+                    (
+                        h.memory.id,
+                        h.score.keyword_rank,
+                        h.score.vector_rank,
+                        h.score.similarity,
+                    )
+                };
+                assert_eq!(
+                    one.iter().map(key).collect::<Vec<_>>(),
+                    batch.iter().map(key).collect::<Vec<_>>(),
+                    "{q:?}"
+                );
+            }
+            (Err(one), Err(batch)) => assert_eq!(one.to_string(), batch.to_string()),
+            (one, batch) => panic!("{q:?}: one by one {one:?}, batched {batch:?}"),
+        }
+    }
+}
