@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::batch;
 use crate::cli::{
-    AskArgs, Command, ConversationCommand, DecisionCommand, EventArgs, EventsArgs, FeedbackArgs,
+    AskArgs, Command, ConversationCommand, DecisionCommand, DistillArgs, EventArgs, EventsArgs, FeedbackArgs,
     FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand, PatternCommand,
     PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs, RecommendArgs, RememberArgs,
     RouteArgs, ScopeArgs,
@@ -192,7 +192,46 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> 
         Command::Reason(a) => reason(ctx, a).await,
         Command::Feedback(a) => feedback(ctx, a).await,
         Command::Recommend(a) => recommend(ctx, a).await,
+        Command::Distill(a) => distill_patterns(ctx, a).await,
     }
+}
+
+async fn distill_patterns(ctx: &Ctx, a: DistillArgs) -> anyhow::Result<()> {
+    let scope = scope_of(&a.scope);
+    let options = distill::DistillOptions {
+        similarity_threshold: a.similarity,
+        use_llm_grouping: a.llm_grouping,
+        ..distill::DistillOptions::default()
+    };
+    ctx.with_brain(Need::Existing, async |brain| {
+        let reports = match &a.pattern_type {
+            Some(t) => vec![brain.distill(&scope, t, a.llm, &options).await?],
+            None => brain.distill_all(&scope, a.llm, &options).await?,
+        };
+        ctx.out.either(&reports, || {
+            let mut lines = Vec::new();
+            for r in &reports {
+                match &r.skipped {
+                    Some(why) => lines.push(format!("{}: {why}", r.pattern_type)),
+                    None => lines.push(format!(
+                        "{}: {} patterns, {} groups: {} created, {} updated, {} unchanged ({} LLM calls)",
+                        r.pattern_type,
+                        r.considered,
+                        r.groups.len(),
+                        r.created.len(),
+                        r.updated.len(),
+                        r.unchanged.len(),
+                        r.llm_calls
+                    )),
+                }
+            }
+            if lines.is_empty() {
+                lines.push("no patterns to distil".to_owned());
+            }
+            lines
+        })
+    })
+    .await
 }
 
 // ---- reasoning and learning -----------------------------------------------------------

@@ -169,6 +169,31 @@ pub enum Command {
     /// Rank options by what the brain has learned for an agent type and task bucket,
     /// saying why each ranks where it does.
     Recommend(RecommendArgs),
+    /// Distil code patterns: groups of similar patterns of a type become one general
+    /// `distilled_<type>` pattern with provenance (extractive and offline by default;
+    /// --llm writes them with the configured model).
+    Distill(DistillArgs),
+}
+
+/// `brain distill`.
+#[derive(Debug, Args)]
+pub struct DistillArgs {
+    /// Only this pattern type (all types when absent).
+    #[arg(long = "type", value_name = "T")]
+    pub pattern_type: Option<String>,
+    /// Write each distillation with the configured LLM (and let it form the groups with
+    /// --llm-grouping); needs an [llm] provider.
+    #[arg(long)]
+    pub llm: bool,
+    /// With --llm, let the model form the groups (the seed's grouping prompt).
+    #[arg(long, requires = "llm")]
+    pub llm_grouping: bool,
+    /// Grouping threshold: the least average cosine similarity within a group.
+    #[arg(long, default_value_t = 0.6, value_name = "S")]
+    pub similarity: f64,
+    /// Whose patterns.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 }
 
 /// `brain reason`.

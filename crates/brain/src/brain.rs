@@ -329,6 +329,11 @@ impl Brain {
             .ok_or(BrainError::Llm(llm_router::LlmError::NotConfigured))
     }
 
+    /// The embedder as a shared handle.
+    pub(crate) fn embedder_arc(&self) -> Arc<dyn Embedder> {
+        self.embedder.clone()
+    }
+
     /// The long-term store as a shared handle, for learners that keep their state in it.
     pub(crate) fn store_arc(&self) -> Arc<dyn memory_core::LongTermStore> {
         self.store.clone()
@@ -1047,8 +1052,13 @@ impl Brain {
     }
 
     /// Deletes a pattern and its entry in the patterns collection.
+    /// Distilled patterns made from it are marked stale.
     pub async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
+        let scope = self.store.get_pattern(id).await?.map(|p| p.scope);
         let existed = self.store.delete_pattern(id).await?;
+        if let Some(scope) = scope {
+            self.mark_distilled_stale(&scope, id).await?;
+        }
         self.forget_where(
             &pattern_memories(Scope::default())
                 .with_metadata(MetadataCondition::eq("pattern_id", id)),
@@ -1177,7 +1187,7 @@ impl Brain {
     }
 }
 
-fn pattern_memories(scope: Scope) -> MemoryFilter {
+pub(crate) fn pattern_memories(scope: Scope) -> MemoryFilter {
     let mut f = MemoryFilter::scoped(scope);
     if let Ok(kind) = MemoryKind::new(PATTERN_KIND) {
         f = f.with_kind(kind);

@@ -63,6 +63,7 @@ pub mod engines;
 mod error;
 mod ingest;
 pub mod learn;
+mod distilling;
 pub mod reason;
 mod short_term;
 mod transfer;
