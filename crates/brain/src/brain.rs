@@ -1023,6 +1023,7 @@ impl Brain {
         let write = self.store.store_pattern(pattern).await?;
         if write.inserted {
             self.index_pattern(&write.pattern).await?;
+            self.auto_distill(&write.pattern).await?;
         }
         Ok(write)
     }

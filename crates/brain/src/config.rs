@@ -65,6 +65,17 @@ pub struct BrainConfig {
     pub llm: llm_router::LlmConfig,
     /// The learning loop: learned LLM routing, exploration, cost and latency weights.
     pub learning: crate::learn::LearningConfig,
+    /// Knowledge distillation.
+    pub distill: DistillConfig,
+}
+
+/// Knowledge distillation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillConfig {
+    /// Distil a pattern type automatically (offline) each time it reaches another
+    /// multiple of this many patterns; off when unset.
+    pub auto_after: Option<u64>,
 }
 
 impl Default for BrainConfig {
@@ -80,6 +91,7 @@ impl Default for BrainConfig {
             durability: DurabilityConfig::Process,
             llm: llm_router::LlmConfig::default(),
             learning: crate::learn::LearningConfig::default(),
+            distill: DistillConfig::default(),
         }
     }
 }
@@ -322,6 +334,7 @@ const ENV_KEYS: &[&str] = &[
     "learning.explore",
     "learning.cost_weight",
     "learning.latency_weight",
+    "distill.auto_after",
 ];
 
 impl BrainConfig {

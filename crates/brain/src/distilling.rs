@@ -87,6 +87,32 @@ impl Brain {
         Ok(reports)
     }
 
+    /// With `distill.auto_after = N`, distils a pattern's type (offline) each time the
+    /// type reaches another multiple of N patterns in the pattern's scope.
+    pub(crate) async fn auto_distill(&self, p: &CodePattern) -> Result<()> {
+        let Some(n) = self.config().distill.auto_after.filter(|n| *n > 0) else {
+            return Ok(());
+        };
+        if p.pattern_type.starts_with(distill::DISTILLED_PREFIX) {
+            return Ok(());
+        }
+        let mut q = PatternQuery::new(p.scope.clone(), 100_000);
+        q.pattern_type = Some(p.pattern_type.clone());
+        let count = self.store().list_patterns(&q).await?.len() as u64;
+        if count % n == 0 {
+            let report = self
+                .distill(&p.scope, &p.pattern_type, false, &distill::DistillOptions::default())
+                .await?;
+            tracing::info!(
+                pattern_type = %p.pattern_type,
+                created = report.created.len(),
+                updated = report.updated.len(),
+                "distilled automatically"
+            );
+        }
+        Ok(())
+    }
+
     /// Replaces a pattern's entry in the patterns collection.
     async fn reindex_pattern(&self, p: &CodePattern) -> Result<()> {
         self.forget_where(
