@@ -1031,6 +1031,74 @@ pub async fn patterns(store: &dyn LongTermStore) {
             .success_count,
         3
     );
+
+    // Metadata round-trips; an update changes only what it names.
+    let meta = Metadata::new().with("distilled_from", json!([w1.pattern.id]));
+    let d = store
+        .store_pattern(
+            NewPattern::new(
+                "distilled_error_fix",
+                "borrow errors",
+                "clone or scope the borrow",
+            )
+            .with_metadata(meta.clone()),
+        )
+        .await
+        .unwrap()
+        .pattern;
+    assert_eq!(d.metadata, meta);
+    assert_eq!(
+        store.get_pattern(d.id).await.unwrap().unwrap().metadata,
+        meta
+    );
+    let stale = meta.clone().with("stale", true);
+    let u = store
+        .update_pattern(
+            d.id,
+            PatternPatch {
+                success_count: Some(5),
+                metadata: Some(stale.clone()),
+                ..PatternPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((u.success_count, &u.metadata), (5, &stale));
+    assert_eq!(
+        (u.context.as_str(), u.solution.as_str()),
+        ("borrow errors", "clone or scope the borrow")
+    );
+    let u = store
+        .update_pattern(
+            d.id,
+            PatternPatch {
+                solution: Some("scope the borrow".into()),
+                ..PatternPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.solution.as_str(), u.success_count),
+        ("scope the borrow", 5)
+    );
+    assert_eq!(store.get_pattern(d.id).await.unwrap(), Some(u));
+    let e = store
+        .update_pattern(999_999, PatternPatch::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = store
+        .update_pattern(
+            d.id,
+            PatternPatch {
+                context: Some("  ".into()),
+                ..PatternPatch::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
 /// Learning events keep their reward and metadata.
@@ -1317,6 +1385,7 @@ pub async fn restore_records(store: &dyn LongTermStore) {
             failure_count: 3,
             created_at: t(5_000),
             updated_at: t(6_000),
+            metadata: Metadata::new().with("distilled_from", json!([1, 2])),
         }),
         Record::LearningEvent(LearningEvent {
             id: 5,

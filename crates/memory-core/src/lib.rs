@@ -73,8 +73,8 @@ pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,
     DecisionQuery, EventQuery, LearningEvent, MAX_POLICY_BYTES, NewConversation, NewDecision,
     NewLearningEvent, NewPattern, NewPreference, NewProject, PatternHit, PatternOutcome,
-    PatternQuery, PatternWrite, PolicyState, Preference, Project, Record, RecordId, Reward,
-    validate_policy,
+    PatternPatch, PatternQuery, PatternWrite, PolicyState, Preference, Project, Record, RecordId,
+    Reward, validate_policy,
 };
 pub use scope::{Metadata, MetadataCondition, Scope};
 pub use time::Timestamp;

@@ -262,6 +262,11 @@ pub trait LongTermStore: Send + Sync {
     /// Deletes a pattern; `false` when none.
     async fn delete_pattern(&self, id: RecordId) -> Result<bool>;
 
+    /// Changes a stored pattern (context, solution, success count, metadata);
+    /// [`crate::Error::NotFound`] when there is none.
+    async fn update_pattern(&self, id: RecordId, patch: crate::PatternPatch)
+    -> Result<CodePattern>;
+
     // ---- learning events ----
 
     /// Records a learning event.

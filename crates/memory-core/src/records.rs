@@ -233,6 +233,9 @@ pub struct CodePattern {
     pub created_at: Timestamp,
     /// When last stored, succeeded or failed.
     pub updated_at: Timestamp,
+    /// What else is known: for a distilled pattern, the patterns it came from.
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 impl CodePattern {
@@ -260,6 +263,42 @@ pub struct NewPattern {
     /// Language.
     #[serde(default)]
     pub language: Option<String>,
+    /// What else is known (kept as first stored when the same pattern is stored again).
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// A change to a stored pattern; fields left `None` stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PatternPatch {
+    /// A new problem description.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// A new solution.
+    #[serde(default)]
+    pub solution: Option<String>,
+    /// A new success count.
+    #[serde(default)]
+    pub success_count: Option<u64>,
+    /// New metadata, replacing the old.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+impl PatternPatch {
+    /// Checks every field that is set.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if let Some(c) = &self.context {
+            validate::non_empty_text("pattern context", c)?;
+        }
+        if let Some(s) = &self.solution {
+            validate::non_empty_text("pattern solution", s)?;
+        }
+        if let Some(m) = &self.metadata {
+            m.validate()?;
+        }
+        Ok(())
+    }
 }
 
 impl NewPattern {
@@ -275,7 +314,14 @@ impl NewPattern {
             context: context.into(),
             solution: solution.into(),
             language: None,
+            metadata: Metadata::new(),
         }
+    }
+
+    /// Sets the metadata.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
     }
 
     /// Sets the language.
@@ -299,6 +345,7 @@ impl NewPattern {
         if let Some(l) = &self.language {
             validate::key("language", l)?;
         }
+        self.metadata.validate()?;
         Ok(())
     }
 }
@@ -639,6 +686,7 @@ impl Record {
                     context: r.context.clone(),
                     solution: r.solution.clone(),
                     language: r.language.clone(),
+                    metadata: r.metadata.clone(),
                 }
                 .validate()?;
                 for (field, n) in [
@@ -730,6 +778,7 @@ mod tests {
             failure_count: 0,
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
+            metadata: Metadata::new(),
         };
         assert_eq!(p.success_rate(), 0.5);
     }

@@ -596,10 +596,10 @@ pub(crate) fn set_project_status(c: &Connection, id: RecordId, status: &str) -> 
 
 /// Pattern columns, qualified for SELECTs that join the keyword index.
 const PATTERN_COLS: &str = "p.id, p.scope_user, p.scope_agent, p.scope_session, p.pattern_type, \
-     p.context, p.solution, p.language, p.success_count, p.failure_count, p.created_at, p.updated_at";
+     p.context, p.solution, p.language, p.success_count, p.failure_count, p.created_at, p.updated_at, p.metadata";
 /// The same columns, bare, for RETURNING clauses.
 const PATTERN_RETURNING: &str = "id, scope_user, scope_agent, scope_session, pattern_type, \
-     context, solution, language, success_count, failure_count, created_at, updated_at";
+     context, solution, language, success_count, failure_count, created_at, updated_at, metadata";
 
 fn pattern_row(row: &Row<'_>) -> rusqlite::Result<CodePattern> {
     Ok(CodePattern {
@@ -613,7 +613,41 @@ fn pattern_row(row: &Row<'_>) -> rusqlite::Result<CodePattern> {
         failure_count: count(row.get(9)?),
         created_at: ts(row.get(10)?),
         updated_at: ts(row.get(11)?),
+        metadata: from_json(12, &row.get::<_, String>(12)?)?,
     })
+}
+
+pub(crate) fn update_pattern(
+    c: &Connection,
+    id: RecordId,
+    patch: &PatternPatch,
+    now: Timestamp,
+) -> Result<CodePattern> {
+    patch.validate()?;
+    let metadata = patch.metadata.as_ref().map(Metadata::to_json_string);
+    let count = patch
+        .success_count
+        .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    c.prepare_cached(&format!(
+        "UPDATE code_patterns SET context = coalesce(?, context), \
+         solution = coalesce(?, solution), success_count = coalesce(?, success_count), \
+         metadata = coalesce(?, metadata), updated_at = max(?, updated_at) \
+         WHERE id = ? RETURNING {PATTERN_RETURNING}"
+    ))?
+    .query_row(
+        params![
+            patch.context,
+            patch.solution,
+            count,
+            metadata,
+            now.as_millis(),
+            id
+        ],
+        pattern_row,
+    )
+    .optional()
+    .map_err(corrupt("pattern"))?
+    .ok_or_else(|| SqliteError::NotFound(format!("pattern {id}")))
 }
 
 pub(crate) fn store_pattern(c: &Connection, p: NewPattern, now: Timestamp) -> Result<PatternWrite> {
@@ -638,8 +672,8 @@ pub(crate) fn store_pattern(c: &Connection, p: NewPattern, now: Timestamp) -> Re
     let pattern = c
         .prepare_cached(&format!(
             "INSERT INTO code_patterns (scope_user, scope_agent, scope_session, pattern_type, \
-             context, solution, language, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING {PATTERN_RETURNING}"
+             context, solution, language, created_at, updated_at, metadata) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) RETURNING {PATTERN_RETURNING}"
         ))?
         .query_row(
             params![
@@ -650,7 +684,8 @@ pub(crate) fn store_pattern(c: &Connection, p: NewPattern, now: Timestamp) -> Re
                 p.context,
                 p.solution,
                 p.language,
-                now.as_millis()
+                now.as_millis(),
+                p.metadata.to_json_string()
             ],
             pattern_row,
         )
@@ -739,7 +774,7 @@ pub(crate) fn search_patterns(
         .query_map(params_from_iter(args), |r| {
             Ok(PatternHit {
                 pattern: pattern_row(r)?,
-                score: r.get(12)?,
+                score: r.get(13)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -1274,7 +1309,7 @@ pub(crate) fn restore(c: &Connection, r: Record) -> Result<Record> {
             c.prepare_cached(
                 "INSERT INTO code_patterns (id, scope_user, scope_agent, scope_session, \
                  pattern_type, context, solution, language, success_count, failure_count, \
-                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 created_at, updated_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 p.id,
@@ -1288,7 +1323,8 @@ pub(crate) fn restore(c: &Connection, r: Record) -> Result<Record> {
                 i64::try_from(p.success_count).unwrap_or(i64::MAX),
                 i64::try_from(p.failure_count).unwrap_or(i64::MAX),
                 p.created_at.as_millis(),
-                p.updated_at.as_millis()
+                p.updated_at.as_millis(),
+                p.metadata.to_json_string()
             ])
             .map_err(clash)?;
         }

@@ -271,6 +271,7 @@ CREATE TABLE policies (
 ) WITHOUT ROWID;
 
 ALTER TABLE agent_decisions ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE code_patterns ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 "#;
 
 /// Brings the database at `path` (already open as `conn`) to [`SCHEMA_VERSION`].

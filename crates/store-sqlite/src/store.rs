@@ -473,6 +473,12 @@ impl LongTermStore for SqliteStore {
             .await
     }
 
+    async fn update_pattern(&self, id: RecordId, patch: PatternPatch) -> Result<CodePattern> {
+        patch.validate()?;
+        self.write(move |c, now| ops::update_pattern(c, id, &patch, now))
+            .await
+    }
+
     async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
         self.write(move |c, _| ops::delete_pattern(c, id)).await
     }
