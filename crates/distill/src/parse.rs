@@ -127,8 +127,7 @@ fn parse_confidence(v: &str) -> Option<f64> {
 }
 
 /// Why an LLM grouping answer was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GroupingError {
     /// No JSON value could be read from the answer.
     #[error("the answer holds no JSON")]
