@@ -20,7 +20,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for t in 0..TOPICS {
         let words: Vec<String> = (0..8).map(|w| format!("topic{t}word{w}")).collect();
         for k in 0..PER_TOPIC {
-            let pick = |o: usize| (0..6).map(|i| words[(i + k + o) % 8].as_str()).collect::<Vec<_>>().join(" ");
+            let pick = |o: usize| {
+                (0..6)
+                    .map(|i| words[(i + k + o) % 8].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             store
                 .store_pattern(NewPattern::new(
                     "error_fix",
@@ -37,10 +42,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..DistillOptions::default()
     };
     let start = Instant::now();
-    let report = distiller.distill(&Scope::global(), "error_fix", &options).await?;
+    let report = distiller
+        .distill(&Scope::global(), "error_fix", &options)
+        .await?;
     let elapsed = start.elapsed();
     let rerun_start = Instant::now();
-    let rerun = distiller.distill(&Scope::global(), "error_fix", &options).await?;
+    let rerun = distiller
+        .distill(&Scope::global(), "error_fix", &options)
+        .await?;
     let rerun_elapsed = rerun_start.elapsed();
     println!(
         "distilled {} patterns into {} groups ({} created, {} singletons) in {:.3} s with {} LLM calls; \

@@ -65,8 +65,8 @@ pub fn average_linkage(sim: &[Vec<f64>], threshold: f64) -> Vec<Vec<usize>> {
     };
     let best_of = |s: &Vec<Vec<f64>>, active: &[bool], i: usize| -> Option<(usize, f64)> {
         let mut best: Option<(usize, f64)> = None;
-        for j in 0..n {
-            if j == i || !active[j] {
+        for (j, &live) in active.iter().enumerate() {
+            if j == i || !live {
                 continue;
             }
             let x = at(s, i, j);
@@ -84,10 +84,10 @@ pub fn average_linkage(sim: &[Vec<f64>], threshold: f64) -> Vec<Vec<usize>> {
             if !active[i] {
                 continue;
             }
-            if let Some((j, x)) = best[i] {
-                if pick.is_none_or(|(_, _, b)| x > b) {
-                    pick = Some((i, j, x));
-                }
+            if let Some((j, x)) = best[i]
+                && pick.is_none_or(|(_, _, b)| x > b)
+            {
+                pick = Some((i, j, x));
             }
         }
         let Some((a, b, x)) = pick else { break };
@@ -177,10 +177,7 @@ mod tests {
             vec![0.9, 0.0, 0.2],
         ];
         let sim = similarity_matrix(&v);
-        assert_eq!(
-            average_linkage(&sim, 0.6),
-            vec![vec![0, 2, 4], vec![1, 3]]
-        );
+        assert_eq!(average_linkage(&sim, 0.6), vec![vec![0, 2, 4], vec![1, 3]]);
         assert_eq!(medoid(&sim, &[0, 2, 4]), Some(0));
         assert_eq!(medoid(&sim, &[]), None);
     }

@@ -81,7 +81,8 @@ impl DistillOptions {
                 self.min_group_size
             ));
         }
-        if !(self.similarity_threshold.is_finite() && (-1.0..=1.0).contains(&self.similarity_threshold))
+        if !(self.similarity_threshold.is_finite()
+            && (-1.0..=1.0).contains(&self.similarity_threshold))
         {
             return bad(format!(
                 "similarity_threshold must be in [-1, 1], got {}",
@@ -398,7 +399,8 @@ impl KnowledgeDistiller {
 
         let dtype = distilled_type(pattern_type);
         let mut existing = self.existing(scope, &dtype).await?;
-        let mut taken: HashSet<String> = existing.iter().map(|e| e.pattern.context.clone()).collect();
+        let mut taken: HashSet<String> =
+            existing.iter().map(|e| e.pattern.context.clone()).collect();
 
         for group in groups {
             if group.len() < options.min_group_size {
@@ -505,24 +507,24 @@ impl KnowledgeDistiller {
                 matched = Some((k, j));
             }
         }
-        if let Some((k, j)) = matched {
-            if let Some(e) = existing.get_mut(k) {
-                e.claimed = true;
-                let same_sources = j >= 1.0;
-                if same_sources && !e.provenance.stale && !options.force {
-                    return Ok(GroupOutcome {
-                        sources,
-                        distilled_id: e.pattern.id,
-                        action: Action::Unchanged,
-                        method: if e.provenance.method == "llm" {
-                            Method::Llm
-                        } else {
-                            Method::Extractive
-                        },
-                        confidence: e.provenance.confidence,
-                        fallback: None,
-                    });
-                }
+        if let Some((k, j)) = matched
+            && let Some(e) = existing.get_mut(k)
+        {
+            e.claimed = true;
+            let same_sources = j >= 1.0;
+            if same_sources && !e.provenance.stale && !options.force {
+                return Ok(GroupOutcome {
+                    sources,
+                    distilled_id: e.pattern.id,
+                    action: Action::Unchanged,
+                    method: if e.provenance.method == "llm" {
+                        Method::Llm
+                    } else {
+                        Method::Extractive
+                    },
+                    confidence: e.provenance.confidence,
+                    fallback: None,
+                });
             }
         }
 
@@ -571,38 +573,38 @@ impl KnowledgeDistiller {
         };
         let success_count = sources.len() as u64;
 
-        if let Some((k, _)) = matched {
-            if let Some(e) = existing.get_mut(k) {
-                let id = e.pattern.id;
-                taken.remove(&e.pattern.context);
-                let context = unique_context(&distilled.applicability, &sources, taken);
-                taken.insert(context.clone());
-                let metadata = provenance.to_metadata(&e.pattern.metadata);
-                let action = if e.pattern.context == context
-                    && e.pattern.solution == distilled.pattern
-                    && e.pattern.success_count == success_count
-                    && e.pattern.metadata == metadata
-                {
-                    Action::Unchanged
-                } else {
-                    let patch = PatternPatch {
-                        context: Some(context),
-                        solution: Some(distilled.pattern.clone()),
-                        success_count: Some(success_count),
-                        metadata: Some(metadata),
-                    };
-                    e.pattern = self.store.update_pattern(id, patch).await?;
-                    Action::Updated
+        if let Some((k, _)) = matched
+            && let Some(e) = existing.get_mut(k)
+        {
+            let id = e.pattern.id;
+            taken.remove(&e.pattern.context);
+            let context = unique_context(&distilled.applicability, &sources, taken);
+            taken.insert(context.clone());
+            let metadata = provenance.to_metadata(&e.pattern.metadata);
+            let action = if e.pattern.context == context
+                && e.pattern.solution == distilled.pattern
+                && e.pattern.success_count == success_count
+                && e.pattern.metadata == metadata
+            {
+                Action::Unchanged
+            } else {
+                let patch = PatternPatch {
+                    context: Some(context),
+                    solution: Some(distilled.pattern.clone()),
+                    success_count: Some(success_count),
+                    metadata: Some(metadata),
                 };
-                return Ok(GroupOutcome {
-                    sources,
-                    distilled_id: id,
-                    action,
-                    method,
-                    confidence: distilled.confidence,
-                    fallback,
-                });
-            }
+                e.pattern = self.store.update_pattern(id, patch).await?;
+                Action::Updated
+            };
+            return Ok(GroupOutcome {
+                sources,
+                distilled_id: id,
+                action,
+                method,
+                confidence: distilled.confidence,
+                fallback,
+            });
         }
 
         let language = common_language(&members);

@@ -4,11 +4,11 @@
 pub const STOP_WORDS: &[&str] = &[
     "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
     "before", "but", "by", "can", "could", "do", "does", "for", "from", "had", "has", "have",
-    "how", "i", "if", "in", "into", "is", "it", "its", "may", "more", "most", "must", "my",
-    "no", "not", "of", "on", "one", "or", "our", "out", "over", "should", "so", "some", "such",
-    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those",
-    "to", "too", "under", "up", "use", "used", "using", "via", "was", "we", "were", "what",
-    "when", "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
+    "how", "i", "if", "in", "into", "is", "it", "its", "may", "more", "most", "must", "my", "no",
+    "not", "of", "on", "one", "or", "our", "out", "over", "should", "so", "some", "such", "than",
+    "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "too",
+    "under", "up", "use", "used", "using", "via", "was", "we", "were", "what", "when", "where",
+    "which", "while", "who", "why", "will", "with", "would", "you", "your",
 ];
 
 /// The lower-cased words of `text`: runs of alphanumeric characters and `_`.

@@ -76,9 +76,8 @@ pub mod parse;
 pub mod prompt;
 
 pub use distiller::{
-    Action, DISTILLED_PREFIX, DISTILLED_SCAN_LIMIT, DistillOptions, DistillReport,
-    GroupOutcome, Grouping, KnowledgeDistiller, Method, Provenance, distilled_type, jaccard,
-    mark_stale,
+    Action, DISTILLED_PREFIX, DISTILLED_SCAN_LIMIT, DistillOptions, DistillReport, GroupOutcome,
+    Grouping, KnowledgeDistiller, Method, Provenance, distilled_type, jaccard, mark_stale,
 };
 pub use error::{DistillError, Result};
 pub use extract::{STOP_WORDS, shared_words};

@@ -59,11 +59,11 @@ pub fn parse_distilled(text: &str) -> Option<Distilled> {
             current = Some(f);
             // A repeated field starts over: the last one wins.
             values[f as usize] = Some(rest.to_owned());
-        } else if let Some(f) = current {
-            if let Some(v) = values[f as usize].as_mut() {
-                v.push('\n');
-                v.push_str(line);
-            }
+        } else if let Some(f) = current
+            && let Some(v) = values[f as usize].as_mut()
+        {
+            v.push('\n');
+            v.push_str(line);
         }
     }
     let [pattern, applicability, confidence] = values;
@@ -227,12 +227,11 @@ fn extract_json(text: &str) -> Option<Value> {
         return Some(v);
     }
     for (open, close) in [('{', '}'), ('[', ']')] {
-        if let (Some(a), Some(b)) = (t.find(open), t.rfind(close)) {
-            if a < b {
-                if let Ok(v) = serde_json::from_str::<Value>(&t[a..=b]) {
-                    return Some(v);
-                }
-            }
+        if let (Some(a), Some(b)) = (t.find(open), t.rfind(close))
+            && a < b
+            && let Ok(v) = serde_json::from_str::<Value>(&t[a..=b])
+        {
+            return Some(v);
         }
     }
     None
@@ -272,7 +271,10 @@ mod tests {
         );
         assert_eq!(parse_groups("nothing", 3), Err(GroupingError::NoJson));
         assert_eq!(parse_groups("{\"g\": 1}", 3), Err(GroupingError::Shape));
-        assert_eq!(parse_groups("[[1],[]]", 3), Err(GroupingError::EmptyGroup(2)));
+        assert_eq!(
+            parse_groups("[[1],[]]", 3),
+            Err(GroupingError::EmptyGroup(2))
+        );
         assert_eq!(parse_groups("[[1,1]]", 3), Err(GroupingError::Duplicate(1)));
         assert!(matches!(
             parse_groups("[[0]]", 3),

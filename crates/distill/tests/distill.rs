@@ -26,32 +26,73 @@ const TYPE: &str = "error_fix";
 const TOPICS: [(&str, [&str; 8]); 4] = [
     (
         "retry",
-        ["http", "request", "connection", "reset", "retry", "backoff", "jitter", "timeout"],
+        [
+            "http",
+            "request",
+            "connection",
+            "reset",
+            "retry",
+            "backoff",
+            "jitter",
+            "timeout",
+        ],
     ),
     (
         "sql",
-        ["database", "query", "index", "postgres", "migration", "column", "table", "schema"],
+        [
+            "database",
+            "query",
+            "index",
+            "postgres",
+            "migration",
+            "column",
+            "table",
+            "schema",
+        ],
     ),
     (
         "borrow",
-        ["borrow", "checker", "lifetime", "reference", "mutable", "clone", "ownership", "struct"],
+        [
+            "borrow",
+            "checker",
+            "lifetime",
+            "reference",
+            "mutable",
+            "clone",
+            "ownership",
+            "struct",
+        ],
     ),
     (
         "docker",
-        ["docker", "container", "image", "layer", "volume", "compose", "build", "registry"],
+        [
+            "docker",
+            "container",
+            "image",
+            "layer",
+            "volume",
+            "compose",
+            "build",
+            "registry",
+        ],
     ),
 ];
 
 /// Pattern `k` of a topic: six of its eight words, rotated, plus a unique token.
 fn topic_pattern(words: &[&str; 8], k: usize, tag: &str) -> (String, String) {
-    let pick = |offset: usize| -> Vec<&str> { (0..6).map(|i| words[(i + k + offset) % 8]).collect() };
+    let pick =
+        |offset: usize| -> Vec<&str> { (0..6).map(|i| words[(i + k + offset) % 8]).collect() };
     let context = format!("{} case{k}{tag}", pick(0).join(" "));
     let solution = format!("fix {} variant{k}{tag}", pick(3).join(" "));
     (context, solution)
 }
 
 /// Stores `per_topic` patterns of each topic; returns each id's topic label.
-async fn seed(store: &SqliteStore, scope: &Scope, per_topic: usize) -> HashMap<RecordId, &'static str> {
+async fn seed(
+    store: &SqliteStore,
+    scope: &Scope,
+    per_topic: usize,
+) -> HashMap<RecordId, &'static str> {
     let mut labels = HashMap::new();
     for (label, words) in TOPICS {
         for k in 0..per_topic {
@@ -118,7 +159,10 @@ async fn grouping_is_pure_on_labelled_topics() {
     );
     assert_eq!(report.considered, 20);
     assert!(p >= 0.9, "purity {p}");
-    assert!(grouped >= 18, "only {grouped} of 20 patterns grouped: {report:?}");
+    assert!(
+        grouped >= 18,
+        "only {grouped} of 20 patterns grouped: {report:?}"
+    );
     assert_eq!(report.grouping, Grouping::Embedding);
     assert_eq!(report.llm_calls, 0);
 }
@@ -138,7 +182,10 @@ async fn distilled_patterns_carry_provenance_and_group_size() {
     let stored = distilled(&store, &scope).await;
     assert_eq!(stored.len(), report.groups.len(), "stored once each");
     for (outcome, group) in report.outcomes.iter().zip(&report.groups) {
-        let p = stored.iter().find(|p| p.id == outcome.distilled_id).unwrap();
+        let p = stored
+            .iter()
+            .find(|p| p.id == outcome.distilled_id)
+            .unwrap();
         let prov = Provenance::from_metadata(&p.metadata).unwrap();
         assert_eq!(&prov.distilled_from, group);
         assert_eq!(prov.source_count, group.len());
@@ -201,7 +248,14 @@ async fn rerun_updates_rather_than_duplicates() {
 
     // Forced, everything is distilled again but, being deterministic, says the same.
     let forced = d
-        .distill(&scope, TYPE, &DistillOptions { force: true, ..opts })
+        .distill(
+            &scope,
+            TYPE,
+            &DistillOptions {
+                force: true,
+                ..opts
+            },
+        )
         .await
         .unwrap();
     assert_eq!(forced.unchanged.len(), n, "{forced:?}");
@@ -227,7 +281,12 @@ async fn deleting_a_source_marks_stale() {
     }
     // Marking again reports it again without changing anything; an unknown id marks none.
     assert_eq!(d.mark_stale(&scope, victim).await.unwrap(), marked);
-    assert!(mark_stale(store.as_ref(), &scope, 9999).await.unwrap().is_empty());
+    assert!(
+        mark_stale(store.as_ref(), &scope, 9999)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The next run refreshes it (4 of 5 sources remain: Jaccard 0.8) and clears the flag.
     let rerun = d
@@ -327,9 +386,10 @@ async fn ollama(
     };
     config.resilience.max_retries = 0;
     let router = Arc::new(config.build().unwrap());
-    let model: Arc<dyn TextModel> = Arc::new(
-        router.text_model(RouteRequest::new(TaskType::Summarization, Complexity::Simple)),
-    );
+    let model: Arc<dyn TextModel> = Arc::new(router.text_model(RouteRequest::new(
+        TaskType::Summarization,
+        Complexity::Simple,
+    )));
     (server, model, prompts)
 }
 
@@ -372,7 +432,11 @@ async fn llm_distillation_sends_the_seed_prompt_and_stores_its_fields() {
         let prov = Provenance::from_metadata(&p.metadata).unwrap();
         assert_eq!(prov.method, "llm");
         assert_eq!(prov.confidence, 0.8);
-        assert!(p.solution.starts_with("apply fix <X> as in "), "{}", p.solution);
+        assert!(
+            p.solution.starts_with("apply fix <X> as in "),
+            "{}",
+            p.solution
+        );
         assert!(p.context.starts_with("when "), "{}", p.context);
         assert_eq!(p.success_count, prov.distilled_from.len() as u64);
     }
@@ -406,12 +470,15 @@ async fn malformed_llm_answers_fall_back_without_losing_anything() {
         .unwrap();
 
     let bad_groupings = [
-        r#"{"groups": [[1, 2, 3], [4, 99]]}"#,   // out of range
-        r#"{"groups": [[1, 2, 3], [3, 4]]}"#,    // duplicate
-        r#"{"groups": [[1, 2], []]}"#,           // empty group
-        "groups: one two three",                 // not JSON
+        r#"{"groups": [[1, 2, 3], [4, 99]]}"#, // out of range
+        r#"{"groups": [[1, 2, 3], [3, 4]]}"#,  // duplicate
+        r#"{"groups": [[1, 2], []]}"#,         // empty group
+        "groups: one two three",               // not JSON
     ];
-    for (grouping, answer) in bad_groupings.iter().zip([garbage, partial, garbage, partial]) {
+    for (grouping, answer) in bad_groupings
+        .iter()
+        .zip([garbage, partial, garbage, partial])
+    {
         let (_server, llm, prompts) = ollama(grouping, answer).await;
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         seed(&store, &scope, 5).await;
@@ -512,9 +579,10 @@ async fn an_unreachable_llm_falls_back() {
     };
     config.resilience.max_retries = 0;
     let router = Arc::new(config.build().unwrap());
-    let llm: Arc<dyn TextModel> = Arc::new(
-        router.text_model(RouteRequest::new(TaskType::Summarization, Complexity::Simple)),
-    );
+    let llm: Arc<dyn TextModel> = Arc::new(router.text_model(RouteRequest::new(
+        TaskType::Summarization,
+        Complexity::Simple,
+    )));
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let scope = Scope::user("ada");
     seed(&store, &scope, 5).await;
