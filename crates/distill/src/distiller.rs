@@ -398,9 +398,9 @@ impl KnowledgeDistiller {
         }
 
         let dtype = distilled_type(pattern_type);
-        let mut existing = self.existing(scope, &dtype).await?;
-        let mut taken: HashSet<String> =
-            existing.iter().map(|e| e.pattern.context.clone()).collect();
+        // Every context of the type is taken (the store's key is scope, type and
+        // context), provenance or not; only those with provenance can be continued.
+        let (mut existing, mut taken) = self.existing(scope, &dtype).await?;
 
         for group in groups {
             if group.len() < options.min_group_size {
@@ -459,13 +459,16 @@ impl KnowledgeDistiller {
         Ok(out)
     }
 
-    async fn existing(&self, scope: &Scope, dtype: &str) -> Result<Vec<Existing>> {
+    async fn existing(
+        &self,
+        scope: &Scope,
+        dtype: &str,
+    ) -> Result<(Vec<Existing>, HashSet<String>)> {
         let mut q = PatternQuery::new(scope.clone(), DISTILLED_SCAN_LIMIT);
         q.pattern_type = Some(dtype.to_owned());
-        let mut found: Vec<Existing> = self
-            .store
-            .list_patterns(&q)
-            .await?
+        let listed = self.store.list_patterns(&q).await?;
+        let taken = listed.iter().map(|p| p.context.clone()).collect();
+        let mut found: Vec<Existing> = listed
             .into_iter()
             .filter_map(|p| {
                 Provenance::from_metadata(&p.metadata).map(|provenance| Existing {
@@ -476,7 +479,7 @@ impl KnowledgeDistiller {
             })
             .collect();
         found.sort_by_key(|e| e.pattern.id);
-        Ok(found)
+        Ok((found, taken))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -623,7 +626,7 @@ impl KnowledgeDistiller {
                     metadata: metadata.clone(),
                 })
                 .await?;
-            if write.inserted || attempt >= 3 {
+            if write.inserted {
                 break write.pattern;
             }
             // Another pattern (written concurrently, or beyond the scan) has this context
@@ -639,6 +642,13 @@ impl KnowledgeDistiller {
                     },
                 )
                 .await?;
+            if attempt > 3 {
+                return Err(DistillError::Conflict(format!(
+                    "could not find a free context for the distilled pattern of {sources:?} \
+                     (last tried {context:?}, held by pattern {})",
+                    other.id
+                )));
+            }
             taken.insert(context.clone());
             context = unique_context(&format!("{context} ({attempt})"), &sources, taken);
         };

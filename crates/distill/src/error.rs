@@ -11,6 +11,9 @@ pub enum DistillError {
     /// The embedder answered with the wrong number of vectors.
     #[error("embedder: {0}")]
     Embedder(String),
+    /// Distilled patterns kept colliding with concurrently written ones.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A [`crate::DistillOptions`] field is out of range.
     #[error("invalid options: {0}")]
     InvalidOptions(String),

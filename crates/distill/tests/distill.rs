@@ -562,7 +562,7 @@ async fn llm_grouping_without_an_llm_uses_embeddings() {
 }
 
 #[tokio::test]
-async fn an_unreachable_llm_falls_back() {
+async fn a_failing_llm_falls_back() {
     // A server that answers every chat with a 400: a failed call, not a retry loop.
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -659,4 +659,49 @@ proptest! {
             prop_assert_eq!(all, (0..n).collect::<Vec<_>>());
         }
     }
+}
+
+fn constant(_: &str) -> String {
+    "PATTERN: one template\nAPPLICABILITY: same words\nCONFIDENCE: 0.5".to_owned()
+}
+
+#[tokio::test]
+async fn identical_answers_stay_separate_patterns() {
+    let (_server, llm, _prompts) = ollama("unused", constant).await;
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let scope = Scope::user("ada");
+    seed(&store, &scope, 5).await;
+    // A distilled pattern written by hand, without provenance, holding that context.
+    let mut manual = NewPattern::new(format!("distilled_{TYPE}"), "same words", "by hand");
+    manual.scope = scope.clone();
+    let manual = store.store_pattern(manual).await.unwrap().pattern;
+
+    let d = distiller(&store, Some(llm));
+    let report = d
+        .distill(&scope, TYPE, &DistillOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.created.len(), 4);
+    let stored = distilled(&store, &scope).await;
+    assert_eq!(stored.len(), 5);
+    let contexts: std::collections::HashSet<&str> =
+        stored.iter().map(|p| p.context.as_str()).collect();
+    assert_eq!(contexts.len(), 5, "{contexts:?}");
+    let untouched = store.get_pattern(manual.id).await.unwrap().unwrap();
+    assert_eq!(untouched, manual);
+    // Re-running (forced, so the model is asked again) updates the same four.
+    let again = d
+        .distill(
+            &scope,
+            TYPE,
+            &DistillOptions {
+                force: true,
+                ..DistillOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(again.created.is_empty(), "{again:?}");
+    assert_eq!(again.unchanged.len() + again.updated.len(), 4);
+    assert_eq!(distilled(&store, &scope).await.len(), 5);
 }
