@@ -16,10 +16,10 @@ use serde_json::{Map, Value, json};
 
 use crate::batch;
 use crate::cli::{
-    AskArgs, Command, ConversationCommand, DecisionCommand, DistillArgs, EventArgs, EventsArgs, FeedbackArgs,
-    FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand, PatternCommand,
-    PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs, RecommendArgs, RememberArgs,
-    RouteArgs, ScopeArgs,
+    AskArgs, Command, ConversationCommand, DecisionCommand, DistillArgs, EventArgs, EventsArgs,
+    FeedbackArgs, FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand,
+    PatternCommand, PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs, RecommendArgs,
+    RememberArgs, RouteArgs, ScopeArgs,
 };
 use crate::exit::{CliError, Exit};
 use crate::output::{self, Out};

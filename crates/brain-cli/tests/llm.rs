@@ -257,16 +257,30 @@ fn distill_groups_patterns_offline_and_needs_a_provider_for_llm() {
     let b = TestBrain::new();
     for port in ["8080", "3000", "5432"] {
         b.run(&[
-            "pattern", "add", "--type", "error_fix",
-            "--context", &format!("address already in use port {port} when starting the dev server"),
-            "--solution", &format!("kill the process holding port {port} with fuser -k {port}/tcp"),
+            "pattern",
+            "add",
+            "--type",
+            "error_fix",
+            "--context",
+            &format!("address already in use port {port} when starting the dev server"),
+            "--solution",
+            &format!("kill the process holding port {port} with fuser -k {port}/tcp"),
         ])
         .ok();
     }
     let reports = b.run(&["--json", "distill", "--type", "error_fix"]).json();
-    assert_eq!(reports[0]["created"].as_array().unwrap().len(), 1, "{reports}");
+    assert_eq!(
+        reports[0]["created"].as_array().unwrap().len(),
+        1,
+        "{reports}"
+    );
     assert_eq!(reports[0]["llm_calls"], 0);
     let text = b.run(&["distill"]);
-    assert!(text.ok().contains("error_fix: 3 patterns, 1 groups: 0 created, 0 updated, 1 unchanged"), "{text:?}");
-    b.run(&["distill", "--llm"]).fails(6, "no LLM provider is configured");
+    assert!(
+        text.ok()
+            .contains("error_fix: 3 patterns, 1 groups: 0 created, 0 updated, 1 unchanged"),
+        "{text:?}"
+    );
+    b.run(&["distill", "--llm"])
+        .fails(6, "no LLM provider is configured");
 }

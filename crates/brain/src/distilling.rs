@@ -6,12 +6,10 @@
 use std::sync::Arc;
 
 use llm_router::{Complexity, RouteRequest, TaskType};
-use memory_core::{
-    CodePattern, MetadataCondition, PatternQuery, RecordId, Scope, TextModel,
-};
+use memory_core::{CodePattern, MetadataCondition, PatternQuery, RecordId, Scope, TextModel};
 
-use crate::error::{BrainError, Result};
 use crate::Brain;
+use crate::error::{BrainError, Result};
 
 impl From<distill::DistillError> for BrainError {
     fn from(e: distill::DistillError) -> Self {
@@ -99,9 +97,14 @@ impl Brain {
         let mut q = PatternQuery::new(p.scope.clone(), 100_000);
         q.pattern_type = Some(p.pattern_type.clone());
         let count = self.store().list_patterns(&q).await?.len() as u64;
-        if count % n == 0 {
+        if count.is_multiple_of(n) {
             let report = self
-                .distill(&p.scope, &p.pattern_type, false, &distill::DistillOptions::default())
+                .distill(
+                    &p.scope,
+                    &p.pattern_type,
+                    false,
+                    &distill::DistillOptions::default(),
+                )
                 .await?;
             tracing::info!(
                 pattern_type = %p.pattern_type,

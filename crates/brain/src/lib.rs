@@ -59,11 +59,11 @@
 
 mod brain;
 pub mod config;
+mod distilling;
 pub mod engines;
 mod error;
 mod ingest;
 pub mod learn;
-mod distilling;
 pub mod reason;
 mod short_term;
 mod transfer;

@@ -17,14 +17,32 @@ fn config(dir: &std::path::Path) -> BrainConfig {
 }
 
 const PORT: [(&str, &str); 3] = [
-    ("address already in use port 8080 when starting the dev server", "kill the process holding port 8080 with fuser -k 8080/tcp"),
-    ("address already in use port 3000 when starting the dev server", "kill the process holding port 3000 with fuser -k 3000/tcp"),
-    ("address already in use port 5432 when starting the dev server", "kill the process holding port 5432 with fuser -k 5432/tcp"),
+    (
+        "address already in use port 8080 when starting the dev server",
+        "kill the process holding port 8080 with fuser -k 8080/tcp",
+    ),
+    (
+        "address already in use port 3000 when starting the dev server",
+        "kill the process holding port 3000 with fuser -k 3000/tcp",
+    ),
+    (
+        "address already in use port 5432 when starting the dev server",
+        "kill the process holding port 5432 with fuser -k 5432/tcp",
+    ),
 ];
 const BORROW: [(&str, &str); 3] = [
-    ("cannot borrow vector as mutable because it is also borrowed as immutable", "clone the value before the mutable borrow of the vector"),
-    ("cannot borrow map as mutable because it is also borrowed as immutable", "clone the value before the mutable borrow of the map"),
-    ("cannot borrow string as mutable because it is also borrowed as immutable", "clone the value before the mutable borrow of the string"),
+    (
+        "cannot borrow vector as mutable because it is also borrowed as immutable",
+        "clone the value before the mutable borrow of the vector",
+    ),
+    (
+        "cannot borrow map as mutable because it is also borrowed as immutable",
+        "clone the value before the mutable borrow of the map",
+    ),
+    (
+        "cannot borrow string as mutable because it is also borrowed as immutable",
+        "clone the value before the mutable borrow of the string",
+    ),
 ];
 
 async fn fill(brain: &Brain, scope: &Scope) -> Vec<i64> {
@@ -47,7 +65,12 @@ async fn distilled_patterns_are_stored_once_with_provenance_and_searchable() {
     let ids = fill(&brain, &scope).await;
 
     let report = brain
-        .distill(&scope, "error_fix", false, &distill::DistillOptions::default())
+        .distill(
+            &scope,
+            "error_fix",
+            false,
+            &distill::DistillOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(report.llm_calls, 0);
@@ -55,7 +78,12 @@ async fn distilled_patterns_are_stored_once_with_provenance_and_searchable() {
     let mut groups = report.groups.clone();
     groups.sort();
     assert_eq!(groups, vec![ids[..3].to_vec(), ids[3..].to_vec()]);
-    let d = brain.store().get_pattern(report.created[0]).await.unwrap().unwrap();
+    let d = brain
+        .store()
+        .get_pattern(report.created[0])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.pattern_type, "distilled_error_fix");
     assert_eq!(d.success_count, 3);
     assert_eq!(d.metadata.get("method"), Some(&json!("extractive")));
@@ -63,13 +91,25 @@ async fn distilled_patterns_are_stored_once_with_provenance_and_searchable() {
     // Searchable by meaning like any pattern.
     let mut q = PatternQuery::new(scope.clone(), 5);
     q.pattern_type = Some("distilled_error_fix".into());
-    let found = brain.find_similar_patterns("port already in use", &q).await.unwrap();
+    let found = brain
+        .find_similar_patterns("port already in use", &q)
+        .await
+        .unwrap();
     assert!(!found.is_empty());
-    assert!(found.iter().all(|m| m.pattern.pattern_type == "distilled_error_fix"));
+    assert!(
+        found
+            .iter()
+            .all(|m| m.pattern.pattern_type == "distilled_error_fix")
+    );
 
     // Again: nothing new is stored.
     let again = brain
-        .distill(&scope, "error_fix", false, &distill::DistillOptions::default())
+        .distill(
+            &scope,
+            "error_fix",
+            false,
+            &distill::DistillOptions::default(),
+        )
         .await
         .unwrap();
     assert!(again.created.is_empty(), "{again:?}");
@@ -88,7 +128,15 @@ async fn distilled_patterns_are_stored_once_with_provenance_and_searchable() {
         .filter(|p| p.metadata.get("stale") == Some(&json!(true)))
         .collect();
     assert_eq!(stale.len(), 1);
-    assert!(stale[0].metadata.get("distilled_from").unwrap().as_array().unwrap().contains(&json!(ids[0])));
+    assert!(
+        stale[0]
+            .metadata
+            .get("distilled_from")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .contains(&json!(ids[0]))
+    );
 }
 
 #[tokio::test]
@@ -96,10 +144,18 @@ async fn distilling_with_the_llm_without_a_provider_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let brain = Brain::open(config(dir.path())).await.unwrap();
     let e = brain
-        .distill(&Scope::default(), "error_fix", true, &distill::DistillOptions::default())
+        .distill(
+            &Scope::default(),
+            "error_fix",
+            true,
+            &distill::DistillOptions::default(),
+        )
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("no LLM provider is configured"), "{e}");
+    assert!(
+        e.to_string().contains("no LLM provider is configured"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
