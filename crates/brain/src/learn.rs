@@ -81,6 +81,39 @@ pub(crate) async fn open_policy(
     Ok(Persistent::open(store, name, OPTION_POLICY, move || init).await?)
 }
 
+/// Registers `names` as arms of `policy` and returns the one a Thompson draw picks
+/// (saving the advanced random state).
+async fn draw(policy: &mut Persistent<OptionPolicy>, names: &[String]) -> Result<Option<String>> {
+    Ok(policy
+        .update(|p| {
+            for n in names {
+                p.arm(n);
+            }
+            let c = p.bandit.select(&[])?;
+            Ok(p.options.get(c.arm).cloned())
+        })
+        .await?)
+}
+
+/// Moves the item named `drawn` to the front (noting why) unless it is there already;
+/// whether it moved.
+fn promote<T>(
+    items: &mut Vec<T>,
+    drawn: Option<String>,
+    name: impl Fn(&T) -> &str,
+    why: impl FnOnce(&mut T) -> &mut String,
+) -> bool {
+    match drawn.and_then(|d| items.iter().position(|x| name(x) == d)) {
+        Some(i) if i > 0 => {
+            let mut first = items.remove(i);
+            why(&mut first).push_str("; explored: a Thompson draw put it first");
+            items.insert(0, first);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A brain reward in [-1, 1] as a bandit reward in [0, 1].
 pub(crate) fn to_unit(reward: f64) -> f64 {
     ((reward + 1.0) / 2.0).clamp(0.0, 1.0)
@@ -91,10 +124,10 @@ pub(crate) fn recommend_policy(agent_type: &str, bucket: &str) -> String {
     format!("recommend/{agent_type}/{bucket}")
 }
 
-/// The policy name for the models of a route.
-pub(crate) fn routing_policy(route: &llm_router::RouteRequest) -> String {
+/// The policy name for the models a routing rule allows for a route.
+pub(crate) fn routing_policy(route: &llm_router::RouteRequest, rule: &str) -> String {
     format!(
-        "routing/{}:{}",
+        "routing/{}:{}/{rule}",
         route.task.as_str(),
         route.complexity.as_str()
     )
@@ -392,19 +425,11 @@ impl Brain {
         memory_core::validate::key("task bucket", task_bucket)?;
         let name = recommend_policy(agent_type, task_bucket);
         let mut policy = open_policy(self.store_arc(), &name).await?;
-        let mut drawn = None;
-        if explore {
-            let opts = options.to_vec();
-            drawn = policy
-                .update(|p| {
-                    for o in &opts {
-                        p.arm(o);
-                    }
-                    let choice = p.bandit.select(&[])?;
-                    Ok(p.options.get(choice.arm).cloned())
-                })
-                .await?;
-        }
+        let drawn = if explore {
+            draw(&mut policy, options).await?
+        } else {
+            None
+        };
         let mut ranked = Vec::with_capacity(options.len());
         for (place, option) in options.iter().enumerate() {
             let stats = policy.get().stats(option);
@@ -437,15 +462,7 @@ impl Brain {
         }
         ranked.sort_by(|(pa, a), (pb, b)| b.score.total_cmp(&a.score).then(pa.cmp(pb)));
         let mut ranked: Vec<RankedOption> = ranked.into_iter().map(|(_, r)| r).collect();
-        let mut explored = false;
-        if let Some(i) = drawn.and_then(|d| ranked.iter().position(|r| r.option == d))
-            && i > 0
-        {
-            let mut r = ranked.remove(i);
-            r.why.push_str("; explored: a Thompson draw put it first");
-            ranked.insert(0, r);
-            explored = true;
-        }
+        let explored = promote(&mut ranked, drawn, |r| &r.option, |r| &mut r.why);
         Ok(Recommendation {
             ranked,
             explored,
@@ -497,37 +514,18 @@ impl Brain {
         let any_evidence = names
             .iter()
             .any(|n| policy.get().stats(n).is_some_and(|(_, c)| c > 0.0));
-        let mut drawn = None;
-        if self.config().learning.explore && any_evidence && table.len() > 1 {
-            let names = names.clone();
-            drawn = policy
-                .update(|p| {
-                    for n in &names {
-                        p.arm(n);
-                    }
-                    let c = p.bandit.select(&[])?;
-                    Ok(p.options.get(c.arm).cloned())
-                })
-                .await?;
-        }
+        let drawn = if self.config().learning.explore && any_evidence && table.len() > 1 {
+            draw(&mut policy, &names).await?
+        } else {
+            None
+        };
         let mut scored: Vec<(usize, CandidateWhy)> = names
             .iter()
             .enumerate()
             .map(|(i, n)| (i, describe(n, policy.get().stats(n), i)))
             .collect();
         scored.sort_by(|(ia, a), (ib, b)| b.value.total_cmp(&a.value).then(ia.cmp(ib)));
-        let mut explored = false;
-        if let Some(i) = drawn.and_then(|d| scored.iter().position(|(_, w)| w.name == d))
-            && i > 0
-        {
-            let mut first = scored.remove(i);
-            first
-                .1
-                .why
-                .push_str("; explored: a Thompson draw put it first");
-            scored.insert(0, first);
-            explored = true;
-        }
+        let explored = promote(&mut scored, drawn, |(_, w)| &w.name, |(_, w)| &mut w.why);
         let order: Vec<Target> = scored.iter().map(|(i, _)| table[*i].clone()).collect();
         if let Some((first, rest)) = order.split_first() {
             decision.target = first.clone();
@@ -549,7 +547,7 @@ impl Brain {
     ) -> Result<Completed> {
         let router = self.llm()?;
         let mut decision = router.decide(route, &request)?;
-        let policy = format!("{}/{}", routing_policy(route), decision.rule);
+        let policy = routing_policy(route, &decision.rule);
         let (order, explored) = if self.config().learning.route_llm {
             self.order_models(&policy, &mut decision).await?
         } else {
@@ -603,7 +601,7 @@ impl Brain {
         let router = self.llm()?;
         let mut decision = router.decide(route, &request)?;
         if self.config().learning.route_llm {
-            let policy = format!("{}/{}", routing_policy(route), decision.rule);
+            let policy = routing_policy(route, &decision.rule);
             self.order_models(&policy, &mut decision).await?;
         }
         Ok(router.chat_stream_with(decision, request).await?)
