@@ -67,6 +67,10 @@ pub struct BrainConfig {
     pub learning: crate::learn::LearningConfig,
     /// Knowledge distillation.
     pub distill: DistillConfig,
+    /// The `[serve]` section, kept as read for the server that owns it (`brain-server`'s
+    /// `ServeConfig`): the brain itself does not serve.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub serve: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Knowledge distillation.
@@ -92,6 +96,7 @@ impl Default for BrainConfig {
             llm: llm_router::LlmConfig::default(),
             learning: crate::learn::LearningConfig::default(),
             distill: DistillConfig::default(),
+            serve: serde_json::Map::new(),
         }
     }
 }
@@ -335,6 +340,9 @@ const ENV_KEYS: &[&str] = &[
     "learning.cost_weight",
     "learning.latency_weight",
     "distill.auto_after",
+    "serve.max_body_bytes",
+    "serve.request_timeout_secs",
+    "serve.shutdown_grace_secs",
 ];
 
 impl BrainConfig {

@@ -119,9 +119,13 @@ pub(crate) fn to_unit(reward: f64) -> f64 {
     ((reward + 1.0) / 2.0).clamp(0.0, 1.0)
 }
 
-/// The policy name for an agent's options in a task bucket.
-pub(crate) fn recommend_policy(agent_type: &str, bucket: &str) -> String {
-    format!("recommend/{agent_type}/{bucket}")
+/// The policy name for an agent's options in a task bucket. A user's outcomes teach
+/// that user's own policy, so one user's feedback never ranks another's options.
+pub(crate) fn recommend_policy(user: Option<&str>, agent_type: &str, bucket: &str) -> String {
+    match user {
+        Some(user) => format!("recommend/{agent_type}/{bucket}/user/{user}"),
+        None => format!("recommend/{agent_type}/{bucket}"),
+    }
 }
 
 /// The policy name for the models a routing rule allows for a route.
@@ -337,7 +341,11 @@ impl Brain {
             .and_then(|v| v.as_str())
             .unwrap_or("default")
             .to_owned();
-        let name = recommend_policy(&decision.agent_type, &bucket);
+        let name = recommend_policy(
+            decision.scope.user.as_deref(),
+            &decision.agent_type,
+            &bucket,
+        );
         let chosen = decision.chosen_option.clone();
         open_policy(self.store_arc(), &name)
             .await?
@@ -400,7 +408,8 @@ impl Brain {
     }
 
     /// Ranks `options` for an agent type and task bucket by what the brain has learned:
-    /// each option's bandit value (the outcomes of decisions that chose it) blended with
+    /// each option's bandit value (the outcomes of decisions that chose it, learned per
+    /// user: `scope.user`'s own outcomes, or the global ones when unset) blended with
     /// the success rate of a code pattern visible through `scope` whose solution is the
     /// option. With `explore`, a
     /// Thompson draw may put a less proven option first (the bandit's way of learning);
@@ -423,7 +432,7 @@ impl Brain {
         }
         memory_core::validate::key("agent_type", agent_type)?;
         memory_core::validate::key("task bucket", task_bucket)?;
-        let name = recommend_policy(agent_type, task_bucket);
+        let name = recommend_policy(scope.user.as_deref(), agent_type, task_bucket);
         let mut policy = open_policy(self.store_arc(), &name).await?;
         let drawn = if explore {
             draw(&mut policy, options).await?
