@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brain::{Brain, FeedbackRequest, RecallMode, RecallQuery, ReasonRequest};
+use brain::{Brain, FeedbackRequest, ReasonRequest, RecallMode, RecallQuery};
 use memory_core::{
-    DecisionQuery, Importance, MemoryId, MemoryKind, Metadata, NewDecision, NewMemory,
-    NewPattern, NewPreference, PatternOutcome, PatternQuery, RecordId, Reward, Timestamp,
+    DecisionQuery, Importance, MemoryId, MemoryKind, Metadata, NewDecision, NewMemory, NewPattern,
+    NewPreference, PatternOutcome, PatternQuery, RecordId, Reward, Timestamp,
 };
 use reasoning::CodeQuality;
 use serde_json::Value;
@@ -38,7 +38,9 @@ impl std::fmt::Debug for Api {
 fn bounded_k(k: Option<usize>, default: usize, max: usize) -> Result<Option<usize>, ApiError> {
     match k {
         Some(0) => Err(ApiError::invalid("k must be at least 1")),
-        Some(k) if k > max => Err(ApiError::invalid(format!("k must be at most {max}, not {k}"))),
+        Some(k) if k > max => Err(ApiError::invalid(format!(
+            "k must be at most {max}, not {k}"
+        ))),
         Some(k) => Ok(Some(k)),
         None => Ok(Some(default).filter(|d| *d > 0)),
     }
@@ -167,7 +169,11 @@ impl Api {
                 .into_iter()
                 .filter(|pr| a.category.as_ref().is_none_or(|c| *c == pr.category))
                 .collect(),
-            None => self.brain.preferences(&scope, a.category.as_deref()).await?,
+            None => {
+                self.brain
+                    .preferences(&scope, a.category.as_deref())
+                    .await?
+            }
         };
         Ok(PreferencesOut {
             preferences: prefs.iter().map(Into::into).collect(),
@@ -200,7 +206,13 @@ impl Api {
     }
 
     async fn visible_pattern(&self, p: &Principal, id: RecordId) -> Result<(), ApiError> {
-        match self.brain.store().get_pattern(id).await.map_err(brain::BrainError::from)? {
+        match self
+            .brain
+            .store()
+            .get_pattern(id)
+            .await
+            .map_err(brain::BrainError::from)?
+        {
             Some(pat) if p.can_see(&pat.scope) => Ok(()),
             _ => Err(ApiError::not_found(format!("pattern {id} not found"))),
         }
@@ -281,7 +293,13 @@ impl Api {
     }
 
     async fn visible_decision(&self, p: &Principal, id: RecordId) -> Result<(), ApiError> {
-        match self.brain.store().get_decision(id).await.map_err(brain::BrainError::from)? {
+        match self
+            .brain
+            .store()
+            .get_decision(id)
+            .await
+            .map_err(brain::BrainError::from)?
+        {
             Some(d) if p.can_see(&d.scope) => Ok(()),
             _ => Err(ApiError::not_found(format!("decision {id} not found"))),
         }

@@ -133,7 +133,11 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.grants.iter().map(|g| g.principal.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .grants
+            .iter()
+            .map(|g| g.principal.name.as_str())
+            .collect();
         f.debug_struct("Tokens").field("names", &names).finish()
     }
 }
@@ -160,9 +164,8 @@ impl Tokens {
                     bad("sha256 must be 64 hex digits (the digest `brain token new` prints)".into())
                 })?,
                 (None, Some(var)) => {
-                    let token = env(var).ok_or_else(|| {
-                        bad(format!("the environment variable {var} is not set"))
-                    })?;
+                    let token = env(var)
+                        .ok_or_else(|| bad(format!("the environment variable {var} is not set")))?;
                     if token.len() < MIN_TOKEN_LEN {
                         return Err(bad(format!(
                             "the token in {var} is shorter than {MIN_TOKEN_LEN} characters"

@@ -12,9 +12,7 @@
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig,
-};
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Serialize;
@@ -41,15 +39,17 @@ impl std::fmt::Debug for BrainMcp {
 }
 
 fn reply<T: Serialize>(r: Result<T, ApiError>) -> Result<CallToolResult, ErrorData> {
-    Ok(match r.and_then(|v| {
-        serde_json::to_value(v).map_err(|e| ApiError::internal(format!("serialising: {e}")))
-    }) {
-        Ok(v) => CallToolResult::structured(v),
-        Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
-            "{}: {}",
-            e.kind, e.message
-        ))]),
-    })
+    Ok(
+        match r.and_then(|v| {
+            serde_json::to_value(v).map_err(|e| ApiError::internal(format!("serialising: {e}")))
+        }) {
+            Ok(v) => CallToolResult::structured(v),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+                "{}: {}",
+                e.kind, e.message
+            ))]),
+        },
+    )
 }
 
 const INSTRUCTIONS: &str = "A persistent memory that outlives the conversation. \

@@ -32,9 +32,21 @@ fn param(name: &str, location: &str, ty: &str, required: bool, description: &str
 
 fn scope_params() -> Vec<Value> {
     vec![
-        param("user", "query", "string", false, "Whose records (default: the token's user)."),
+        param(
+            "user",
+            "query",
+            "string",
+            false,
+            "Whose records (default: the token's user).",
+        ),
         param("agent", "query", "string", false, "Which agent's records."),
-        param("session", "query", "string", false, "Which session's records."),
+        param(
+            "session",
+            "query",
+            "string",
+            false,
+            "Which session's records.",
+        ),
     ]
 }
 
@@ -177,9 +189,27 @@ pub fn document() -> Value {
             ok: (200, schema::<DecisionsOut>(&mut g)),
             params: [
                 vec![
-                    param("agent_type", "query", "string", false, "Only this agent type."),
-                    param("pending", "query", "boolean", false, "Only those awaiting an outcome (true) or decided (false)."),
-                    param("limit", "query", "integer", false, "At most this many (default 20)."),
+                    param(
+                        "agent_type",
+                        "query",
+                        "string",
+                        false,
+                        "Only this agent type.",
+                    ),
+                    param(
+                        "pending",
+                        "query",
+                        "boolean",
+                        false,
+                        "Only those awaiting an outcome (true) or decided (false).",
+                    ),
+                    param(
+                        "limit",
+                        "query",
+                        "integer",
+                        false,
+                        "At most this many (default 20).",
+                    ),
                 ],
                 scope_params(),
             ]
@@ -239,9 +269,15 @@ pub fn document() -> Value {
             &[]
         } else {
             &[
-                ("400", "Malformed JSON or invalid input; nothing was written."),
+                (
+                    "400",
+                    "Malformed JSON or invalid input; nothing was written.",
+                ),
                 ("401", "No bearer token, or an unknown one."),
-                ("403", "Outside the token's scope, or a write with a read-only token."),
+                (
+                    "403",
+                    "Outside the token's scope, or a write with a read-only token.",
+                ),
                 ("404", "No such record within the token's scope."),
                 ("413", "The body is larger than serve.max_body_bytes."),
                 ("503", "A backend is unavailable, or no LLM is configured."),

@@ -2,9 +2,7 @@
 //! MCP tools and the HTTP API so both describe them with one JSON schema. Field docs are
 //! the descriptions an agent reads.
 
-use memory_core::{
-    AgentDecision, CodePattern, Memory, Preference, RecordId, Scope, Timestamp,
-};
+use memory_core::{AgentDecision, CodePattern, Memory, Preference, RecordId, Scope, Timestamp};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,0 +1,572 @@
+//! The REST API end to end over loopback TCP with a real HTTP client.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn post(
+    s: &Running,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> TestResult<(StatusCode, Value)> {
+    let r = client()
+        .post(s.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status();
+    Ok((status, r.json().await?))
+}
+
+async fn get(s: &Running, path: &str, token: &str) -> TestResult<(StatusCode, Value)> {
+    let r = client().get(s.url(path)).bearer_auth(token).send().await?;
+    let status = r.status();
+    Ok((status, r.json().await?))
+}
+
+fn deep(levels: usize) -> Value {
+    (0..levels).fold(json!(1), |v, i| json!({ format!("k{i}"): v }))
+}
+
+fn kind(v: &Value) -> &str {
+    v["error"]["kind"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remember_recall_feedback_recommend() -> TestResult {
+    let s = start().await?;
+    let (st, m) = post(
+        &s,
+        "/v1/memories",
+        ALICE,
+        json!({"content": "Alice prefers tabs over spaces", "importance": 0.9, "metadata": {"topic": "style"}}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    assert_eq!(m["scope"]["user"], "alice", "the token's user owns it");
+    post(
+        &s,
+        "/v1/memories",
+        ALICE,
+        json!({"content": "The CI runs on Debian"}),
+    )
+    .await?;
+
+    let (st, r) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "tabs or spaces?", "k": 5}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["hits"][0]["memory"]["content"],
+        "Alice prefers tabs over spaces"
+    );
+    assert_eq!(r["hits"][0]["memory"]["id"], m["id"]);
+    assert!(r["hits"][0]["score"].as_f64().is_some_and(|x| x > 0.0));
+
+    // A decision, feedback on it, and a recommendation that learned from it.
+    let (st, d) = post(
+        &s,
+        "/v1/decisions",
+        ALICE,
+        json!({"agent_type": "coder", "context": "flaky test", "options": ["retry", "rewrite"], "chosen_option": "rewrite", "task_bucket": "tests"}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::CREATED, "{d}");
+    let (st, f) = post(
+        &s,
+        "/v1/feedback",
+        ALICE,
+        json!({"feedback": "perfect, exactly what I wanted", "decision_id": d["id"], "success": true}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK, "{f}");
+    assert_eq!(f["source"], "offline");
+    assert!(f["reward"].as_f64().is_some_and(|r| r > 0.5), "{f}");
+    assert_eq!(f["outcome"]["decision"]["chosen_option"], "rewrite");
+    let (st, rec) = post(
+        &s,
+        "/v1/recommend",
+        ALICE,
+        json!({"agent_type": "coder", "task_bucket": "tests", "options": ["retry", "rewrite"]}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK, "{rec}");
+    assert_eq!(rec["ranked"][0]["option"], "rewrite", "{rec}");
+    assert_eq!(rec["ranked"].as_array().map(Vec::len), Some(2));
+
+    // Bob's recommendations did not learn from Alice's outcome.
+    let (_, rec_bob) = post(
+        &s,
+        "/v1/recommend",
+        BOB,
+        json!({"agent_type": "coder", "task_bucket": "tests", "options": ["retry", "rewrite"]}),
+    )
+    .await?;
+    assert!(
+        rec_bob["ranked"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|o| o["observations"] == 0.0)),
+        "{rec_bob}"
+    );
+
+    // Preferences and patterns round-trip.
+    let r = client()
+        .put(s.url("/v1/preferences"))
+        .bearer_auth(ALICE)
+        .json(&json!({"key": "editor.indent", "value": "tabs"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, prefs) = get(&s, "/v1/preferences?key=editor.indent", ALICE).await?;
+    assert_eq!(prefs["preferences"][0]["value"], "tabs");
+    let (_, p) = post(
+        &s,
+        "/v1/patterns",
+        ALICE,
+        json!({"pattern_type": "error_fix", "context": "E0502 borrow conflict in loop", "solution": "clone the key first", "language": "rust"}),
+    )
+    .await?;
+    let id = p["pattern"]["id"].as_i64().unwrap_or(-1);
+    let (st, po) = post(
+        &s,
+        &format!("/v1/patterns/{id}/outcome"),
+        ALICE,
+        json!({"success": false}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK, "{po}");
+    assert_eq!(po["failure_count"], 1);
+    let (_, found) = post(
+        &s,
+        "/v1/patterns/search",
+        ALICE,
+        json!({"query": "borrow conflict E0502"}),
+    )
+    .await?;
+    assert_eq!(found["matches"][0]["pattern"]["id"], id);
+
+    // Forget, then it is gone.
+    let mid = m["id"].as_str().unwrap_or("");
+    let r = client()
+        .delete(s.url(&format!("/v1/memories/{mid}")))
+        .bearer_auth(ALICE)
+        .send()
+        .await?;
+    assert_eq!(r.json::<Value>().await?["forgotten"], true);
+    let (st, _) = get(&s, &format!("/v1/memories/{mid}"), ALICE).await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_wrong_tokens_get_401() -> TestResult {
+    let s = start().await?;
+    let r = client()
+        .post(s.url("/v1/memories/recall"))
+        .json(&json!({"query": "x"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers().get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
+    assert_eq!(kind(&r.json().await?), "unauthorized");
+    let (st, body) = post(
+        &s,
+        "/v1/memories",
+        "not-a-token-we-know-at-all",
+        json!({"content": "x"}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not one this server knows"))
+    );
+    let r = client()
+        .get(s.url("/v1/decisions"))
+        .header("authorization", format!("Basic {ALICE}"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // MCP sits behind the same check.
+    let r = client().post(s.url("/mcp")).json(&json!({})).send().await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Health and the API document need no token.
+    let r = client().get(s.url("/health")).send().await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Nothing was written by the refused calls.
+    let (_, all) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "x", "mode": "keyword"}),
+    )
+    .await?;
+    assert_eq!(all["hits"].as_array().map(Vec::len), Some(0));
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_outside_the_tokens_scope_are_refused() -> TestResult {
+    let s = start().await?;
+    let (_, bobs) = post(
+        &s,
+        "/v1/memories",
+        BOB,
+        json!({"content": "Bob's salary is 100k"}),
+    )
+    .await?;
+    let (_, alices) = post(
+        &s,
+        "/v1/memories",
+        ALICE,
+        json!({"content": "Alice's salary is 120k"}),
+    )
+    .await?;
+    let bob_id = bobs["id"].as_str().unwrap_or("");
+
+    // Naming another user is refused outright.
+    let (st, e) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "salary", "scope": {"user": "bob"}}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{e}");
+    assert_eq!(kind(&e), "forbidden");
+    let (st, _) = get(&s, "/v1/preferences?user=bob", ALICE).await?;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = post(
+        &s,
+        "/v1/memories",
+        ALICE,
+        json!({"content": "planted", "scope": {"user": "bob"}}),
+    )
+    .await?;
+    assert_eq!(
+        st,
+        StatusCode::FORBIDDEN,
+        "no writes into another user's scope"
+    );
+
+    // Unscoped recall sees only the token's own memories.
+    let (_, r) = post(&s, "/v1/memories/recall", ALICE, json!({"query": "salary"})).await?;
+    let hits = r["hits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hits.len(), 1, "{r}");
+    assert_eq!(hits[0]["memory"]["id"], alices["id"]);
+
+    // Ids of another user's records behave as absent.
+    let (st, _) = get(&s, &format!("/v1/memories/{bob_id}"), ALICE).await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let r = client()
+        .delete(s.url(&format!("/v1/memories/{bob_id}")))
+        .bearer_auth(ALICE)
+        .send()
+        .await?;
+    assert_eq!(r.json::<Value>().await?["forgotten"], false);
+    let (st, still) = get(&s, &format!("/v1/memories/{bob_id}"), BOB).await?;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(still["content"], "Bob's salary is 100k");
+    let (_, d) = post(
+        &s,
+        "/v1/decisions",
+        BOB,
+        json!({"agent_type": "coder", "context": "c", "chosen_option": "a"}),
+    )
+    .await?;
+    let did = d["id"].as_i64().unwrap_or(-1);
+    let (st, _) = post(
+        &s,
+        &format!("/v1/decisions/{did}/outcome"),
+        ALICE,
+        json!({"outcome": "x", "reward": -1.0}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, list) = get(&s, "/v1/decisions", ALICE).await?;
+    assert_eq!(list["decisions"].as_array().map(Vec::len), Some(0));
+
+    // A read-only token reads but does not write.
+    let (st, r) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE_READER,
+        json!({"query": "salary"}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(r["hits"].as_array().map(Vec::len), Some(1));
+    let (st, e) = post(&s, "/v1/memories", ALICE_READER, json!({"content": "x"})).await?;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("read-only"))
+    );
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_clear_errors_and_write_nothing() -> TestResult {
+    let s = start().await?;
+    // Oversized: the limit is 16 KiB in these tests.
+    let big = "x".repeat(64 * 1024);
+    let (st, e) = post(&s, "/v1/memories", ALICE, json!({"content": big})).await?;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert_eq!(kind(&e), "payload_too_large");
+    // Malformed JSON.
+    let r = client()
+        .post(s.url("/v1/memories"))
+        .bearer_auth(ALICE)
+        .header("content-type", "application/json")
+        .body("{\"content\": \"unterminated")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await?;
+    assert_eq!(kind(&e), "invalid_input");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("EOF") || m.contains("parse")),
+        "{e}"
+    );
+    // Well-formed but wrong: a missing field, an unknown field, a wrong type, a bad value.
+    for (body, needle) in [
+        (json!({"contents": "typo"}), "contents"),
+        (json!({"content": "x", "importance": "high"}), "importance"),
+        (json!({"content": "x", "importance": 7.0}), "importance"),
+        (json!({"content": "x", "metadata": deep(40)}), "deep"),
+        (json!({"content": ""}), "content"),
+    ] {
+        let (st, e) = post(&s, "/v1/memories", ALICE, body.clone()).await?;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body} -> {e}");
+        let msg = e["error"]["message"].as_str().unwrap_or("").to_lowercase();
+        assert!(msg.contains(needle), "{body}: {msg}");
+    }
+    let (st, e) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "x", "k": 0}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    let (st, _) = get(&s, "/v1/memories/not-a-uuid", ALICE).await?;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = post(
+        &s,
+        "/v1/decisions/1/outcome",
+        ALICE,
+        json!({"outcome": "x", "reward": f64::MAX}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    // Not JSON at all.
+    let r = client()
+        .post(s.url("/v1/memories"))
+        .bearer_auth(ALICE)
+        .body("content=x")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Unknown routes are JSON 404s.
+    let (st, e) = get(&s, "/v2/nothing", ALICE).await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(kind(&e), "not_found");
+    // SQL and FTS syntax in a query is data.
+    let (st, _) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "\"; DROP TABLE memories; -- NEAR(a b) OR *"}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK);
+    // Nothing above was stored.
+    let (_, all) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "x typo contents", "mode": "keyword"}),
+    )
+    .await?;
+    assert_eq!(all["hits"].as_array().map(Vec::len), Some(0), "{all}");
+    // Reasoning without an LLM says so.
+    let (st, e) = post(&s, "/v1/reason", ALICE, json!({"goal": "plan"})).await?;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(kind(&e), "not_configured");
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_describes_the_served_routes() -> TestResult {
+    let s = start().await?;
+    let doc: Value = client()
+        .get(s.url("/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    assert!(paths.len() >= 10);
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    // Every $ref resolves.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in &all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        assert!(schemas.contains_key(name), "unresolved {r}");
+    }
+    // Every documented operation is served (no route-level 404 or 405).
+    for (path, item) in &paths {
+        for method in item
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let url = s.url(&path.replace("{id}", "1"));
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())?;
+            let r = client()
+                .request(m, &url)
+                .bearer_auth(ALICE)
+                .json(&json!({}))
+                .send()
+                .await?;
+            assert_ne!(
+                r.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(
+                !body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("no such route"),
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_keeps_every_acknowledged_write() -> TestResult {
+    let s = start().await?;
+    let url = s.url("/v1/memories");
+    let mut tasks = Vec::new();
+    for c in 0..8 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut acked = Vec::new();
+            for i in 0..1000 {
+                let r = client
+                    .post(&url)
+                    .bearer_auth(ALICE)
+                    .json(&json!({"content": format!("client {c} memory {i}")}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == StatusCode::CREATED => {
+                        if let Ok(v) = r.json::<Value>().await {
+                            acked.push((
+                                v["id"].as_str().unwrap_or("").to_owned(),
+                                format!("client {c} memory {i}"),
+                            ));
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let dir = s.shutdown().await?;
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await?);
+    }
+    assert!(!acked.is_empty());
+    eprintln!("{} writes acknowledged before shutdown", acked.len());
+    let brain = brain::Brain::open(config(dir.path())).await?;
+    for (id, content) in &acked {
+        let m = brain.get(id.parse()?).await?;
+        assert_eq!(
+            m.map(|m| m.content).as_deref(),
+            Some(content.as_str()),
+            "acknowledged write {id} lost"
+        );
+    }
+    let hits = brain
+        .recall(
+            &brain::RecallQuery::new("client 3 memory", memory_core::Scope::user("alice"))
+                .with_k(5),
+        )
+        .await?;
+    assert!(!hits.is_empty(), "the index serves after the restart");
+    brain.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_beyond_loopback_without_tokens_is_refused() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let brain = brain::Brain::open(config(dir.path())).await?;
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await?;
+    let opts = brain_server::http::HttpOptions {
+        config: brain_server::ServeConfig::default(),
+        tokens: brain_server::Tokens::none(),
+        local: brain_server::Principal::local(memory_core::Scope::global()),
+        addr: None,
+    };
+    let r = brain_server::http::serve(
+        brain_server::Api::new(std::sync::Arc::new(brain)),
+        listener,
+        opts,
+        std::future::pending(),
+    )
+    .await;
+    assert!(r.is_err_and(|e| e.message.contains("without a bearer token")));
+    Ok(())
+}
