@@ -19,7 +19,7 @@ use crate::cli::{
     AskArgs, Command, ConversationCommand, DecisionCommand, DistillArgs, EventArgs, EventsArgs,
     FeedbackArgs, FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand,
     PatternCommand, PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs, RecommendArgs,
-    RememberArgs, RouteArgs, ScopeArgs,
+    RememberArgs, RouteArgs, ScopeArgs, ServeArgs, TokenCommand, TokenNewArgs,
 };
 use crate::exit::{CliError, Exit};
 use crate::output::{self, Out};
@@ -193,7 +193,93 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> 
         Command::Feedback(a) => feedback(ctx, a).await,
         Command::Recommend(a) => recommend(ctx, a).await,
         Command::Distill(a) => distill_patterns(ctx, a).await,
+        Command::Serve(a) => serve(ctx, a).await,
+        Command::Token(TokenCommand::New(a)) => token_new(ctx, &a),
     }
+}
+
+// ---- serving ------------------------------------------------------------------------------
+
+async fn serve(ctx: &Ctx, a: ServeArgs) -> anyhow::Result<()> {
+    use brain_server::http::{HttpOptions, serve, shutdown_signal};
+    let config = ctx.config()?.clone();
+    let serve_config = brain_server::ServeConfig::from_section(&config.serve)?;
+    let tokens = serve_config.tokens()?;
+    if let Some(addr) = a.http {
+        brain_server::check_bind(addr, &tokens)?;
+    }
+    let local = brain_server::Principal::local(scope_of(&a.scope));
+    let brain = std::sync::Arc::new(ctx.open(Need::Create).await?);
+    let api = brain_server::Api::new(brain);
+    let Some(addr) = a.http else {
+        ctx.out.note("brain: serving MCP on stdin/stdout");
+        return Ok(brain_server::mcp::serve_stdio(api, local).await?);
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = api.brain().close().await;
+            return Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}")));
+        }
+    };
+    let bound = listener.local_addr()?;
+    if ctx.out.json {
+        ctx.out
+            .json_line(&json!({"listening": bound.to_string()}))?;
+    } else {
+        ctx.out.note(format!(
+            "brain: serving on http://{bound} (REST under /v1, OpenAPI at /openapi.json, MCP at /mcp){}",
+            if tokens.is_empty() {
+                "; no tokens configured, so loopback only and no authentication"
+            } else {
+                "; bearer tokens required"
+            }
+        ));
+    }
+    let opts = HttpOptions {
+        config: serve_config,
+        tokens,
+        local,
+        addr: None,
+    };
+    serve(api, listener, opts, shutdown_signal()).await?;
+    ctx.out
+        .note("brain: stopped; every acknowledged write is stored");
+    Ok(())
+}
+
+fn token_new(ctx: &Ctx, a: &TokenNewArgs) -> anyhow::Result<()> {
+    let token = brain_server::auth::generate_token()?;
+    let digest = brain_server::auth::digest_hex(&token);
+    let access = if a.read_only { "read" } else { "read_write" };
+    let mut entry = format!(
+        "[[serve.tokens]]\nname = {}\nsha256 = \"{digest}\"\n",
+        toml_string(&a.name)
+    );
+    for (key, v) in [
+        ("user", &a.scope.user),
+        ("agent", &a.scope.agent),
+        ("session", &a.scope.session),
+    ] {
+        if let Some(v) = v {
+            entry.push_str(&format!("{key} = {}\n", toml_string(v)));
+        }
+    }
+    entry.push_str(&format!("access = \"{access}\"\n"));
+    if ctx.out.json {
+        return ctx.out.json_line(&json!({
+            "name": a.name, "token": token, "sha256": digest, "access": access, "config": entry,
+        }));
+    }
+    ctx.out.line(format!(
+        "token (shown only now; give it to the client as `Authorization: Bearer <token>`):\n{token}\n\nadd to the configuration file:\n{entry}"
+    ))?;
+    Ok(())
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 async fn distill_patterns(ctx: &Ctx, a: DistillArgs) -> anyhow::Result<()> {

@@ -173,6 +173,52 @@ pub enum Command {
     /// `distilled_<type>` pattern with provenance (extractive and offline by default;
     /// --llm writes them with the configured model).
     Distill(DistillArgs),
+    /// Serve the brain to agents. `--mcp`: MCP over stdin/stdout, for an agent that
+    /// starts the server itself. `--http ADDR`: a REST API under /v1 (OpenAPI document at
+    /// /openapi.json) and MCP over streamable HTTP at /mcp. Without tokens in the
+    /// configuration only loopback addresses are served; with them every request needs
+    /// `Authorization: Bearer <token>` and sees only its token's scope. Ctrl-C or
+    /// SIGTERM stops it after in-flight requests finish.
+    Serve(ServeArgs),
+    /// Bearer tokens for `brain serve --http`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `brain serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve MCP over stdin/stdout.
+    #[arg(long, conflicts_with = "http", required_unless_present = "http")]
+    pub mcp: bool,
+    /// Serve HTTP on this address, e.g. 127.0.0.1:7777 (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// The scope of callers without a token (stdio, or HTTP with no tokens configured).
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// `brain token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new random token: prints it once, and the `[[serve.tokens]]` entry (with
+    /// its SHA-256 digest, never the token) to add to the configuration file.
+    New(TokenNewArgs),
+}
+
+/// `brain token new`.
+#[derive(Debug, Args)]
+pub struct TokenNewArgs {
+    /// A name for the token, shown in logs and errors.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Bind the token to this scope (parts left out stay open).
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Read-only: recall, list and recommend, but no writes.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// `brain distill`.

@@ -136,6 +136,15 @@ pub fn classify(error: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<memory_core::Error>() {
             return Exit::from_kind(e.kind());
         }
+        if let Some(e) = cause.downcast_ref::<brain_server::ApiError>() {
+            return match e.status {
+                400 | 413 | 415 => Exit::InvalidInput,
+                401 | 403 | 404 => Exit::NotFound,
+                409 => Exit::Conflict,
+                503 => Exit::Unavailable,
+                _ => Exit::Failure,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<llm_router::LlmError>() {
             return Exit::from_kind(memory_core::Error::from(e.clone()).kind());
         }
