@@ -10,6 +10,8 @@
 //! Benchmark ids are stable (`sqlite_writes/<durability>/<op>`) because `xtask` reads
 //! criterion's results by id.
 
+pub mod load;
+
 use std::path::Path;
 use std::sync::Arc;
 

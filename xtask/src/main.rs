@@ -70,6 +70,15 @@ enum BenchCmd {
     /// The rl crate's routing simulation: cumulative regret of each bandit over 10,000
     /// routing decisions between models with hidden quality, cost and latency.
     Regret,
+    /// `brain serve --http` under load on loopback: N clients doing mixed remember and
+    /// recall for a fixed time; throughput, p50/p95/p99 latency, and a check that every
+    /// acknowledged write is stored afterwards. Arguments go to the `serve-load` binary
+    /// (`--clients 8 --seconds 60 --embedder bert|hashing --json`).
+    Serve {
+        /// Passed to `serve-load`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +119,18 @@ const BENCHES: &[(&str, &str)] = &[
     (
         "ann",
         "our HNSW index vs hnswlib, faiss and usearch on synthetic and real embeddings",
+    ),
+    (
+        "router",
+        "the LLM router's overhead per call over a direct provider call",
+    ),
+    (
+        "regret",
+        "routing regret of each bandit over 10,000 simulated decisions",
+    ),
+    (
+        "serve",
+        "the HTTP server under mixed remember/recall load: throughput, p95, lost writes",
     ),
 ];
 
@@ -153,6 +174,22 @@ fn main() -> ExitCode {
             let mut cmd = cargo();
             cmd.args(["bench", "-p", "rl", "--bench", "routing_regret"]);
             run_step("bench regret", cmd)
+        }
+        Cmd::Bench {
+            bench: Some(BenchCmd::Serve { args }),
+        } => {
+            let mut cmd = cargo();
+            cmd.args([
+                "run",
+                "--release",
+                "-p",
+                "brain-benches",
+                "--bin",
+                "serve-load",
+                "--",
+            ]);
+            cmd.args(args);
+            run_step("bench serve", cmd)
         }
         Cmd::Eval { eval } => eval::eval(&eval),
     };
