@@ -79,9 +79,10 @@ fn start_http(
     Ok((child, addr))
 }
 
+/// SIGTERM through the shell's builtin `kill` (a fresh machine may lack procps).
 fn sigterm(child: &Child) -> std::io::Result<std::process::ExitStatus> {
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
 }
 

@@ -430,6 +430,9 @@ impl Api {
         req.options = a.options;
         req.constraints = a.constraints;
         req.reflect = a.reflect;
+        if let Some(c) = a.complexity {
+            req.complexity = c.into();
+        }
         if let Some(t) = a.agent_type {
             req.agent_type = t;
         }

@@ -299,7 +299,7 @@ mod tests {
             (v == "TOK").then(|| "an-env-token-long-enough".to_owned())
         })?;
         assert!(t.verify("an-env-token-long-enough").is_some());
-        let short = Tokens::from_config(&[c.clone()], |_| Some("short".into()));
+        let short = Tokens::from_config(std::slice::from_ref(&c), |_| Some("short".into()));
         assert!(short.is_err());
         let missing = Tokens::from_config(&[c], |_| None);
         assert!(missing.is_err_and(|e| e.message.contains("TOK is not set")));

@@ -597,9 +597,34 @@ pub struct ReasonArgs {
     /// Critique and revise the plan in a second model call.
     #[serde(default)]
     pub reflect: bool,
+    /// How hard the task is; picks the model by the routing table (default `complex`).
+    #[serde(default)]
+    pub complexity: Option<ComplexityArg>,
     /// Whose memories inform it; defaults to the scope of the caller's token.
     #[serde(default)]
     pub scope: Option<ScopeArg>,
+}
+
+/// How hard a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ComplexityArg {
+    /// A quick, routine task (a small local model).
+    Simple,
+    /// An ordinary task.
+    Medium,
+    /// A hard task (the strongest configured model).
+    Complex,
+}
+
+impl From<ComplexityArg> for llm_router::Complexity {
+    fn from(c: ComplexityArg) -> Self {
+        match c {
+            ComplexityArg::Simple => llm_router::Complexity::Simple,
+            ComplexityArg::Medium => llm_router::Complexity::Medium,
+            ComplexityArg::Complex => llm_router::Complexity::Complex,
+        }
+    }
 }
 
 /// What reasoning produced.

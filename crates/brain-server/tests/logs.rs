@@ -61,8 +61,15 @@ async fn tokens_never_appear_in_logs() -> TestResult {
             .await?;
     }
     s.shutdown().await?;
-    let text = logs.0.lock().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
-    assert!(text.contains("authenticated"), "the capture saw the server's events: {text}");
+    let text = logs
+        .0
+        .lock()
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_default();
+    assert!(
+        text.contains("authenticated"),
+        "the capture saw the server's events: {text}"
+    );
     for secret in [ALICE, BOB, wrong] {
         assert!(!text.contains(secret), "a token was logged");
     }

@@ -206,3 +206,78 @@ async fn mcp_over_http_needs_a_known_token_and_keeps_users_apart() -> TestResult
     s.shutdown().await?;
     Ok(())
 }
+
+/// Ollama's `/api/chat`, answering a thinking prompt with a plan and a deciding prompt
+/// with a choice.
+struct Ollama;
+
+impl wiremock::Respond for Ollama {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let prompt = body["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let text = if prompt.contains("Chosen:") {
+            "1. blue-green\n   Pros: instant rollback\n   Score: 8\n2. rolling\n   Score: 5\n\nChosen: blue-green"
+        } else {
+            "Let me think step by step.\n1. Check staging\n2. Roll out\n\nDecision: use blue-green"
+        };
+        wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "model": body["model"], "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": text},
+            "done": true, "done_reason": "stop", "prompt_eval_count": 100, "eval_count": 20
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reason_is_a_tool_when_an_llm_is_configured() -> TestResult {
+    let ollama = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/api/chat"))
+        .respond_with(Ollama)
+        .mount(&ollama)
+        .await;
+    let dir = tempfile::tempdir()?;
+    let mut c = config(dir.path());
+    c.llm.providers = vec![llm_router::ProviderConfig::Ollama(
+        llm_router::providers::ollama::OllamaConfig {
+            name: "ollama".into(),
+            base_url: ollama.uri(),
+        },
+    )];
+    c.llm.resilience.max_retries = 0;
+    let s = start_brain(dir, c, serve_config()).await?;
+    let client = connect(&s, ALICE).await?;
+    let tools = client.list_all_tools().await?;
+    assert!(tools.iter().any(|t| t.name == "reason"));
+    let out = structured(
+        &call(
+            &client,
+            "reason",
+            json!({"goal": "deploy the release to staging", "options": ["blue-green", "rolling"], "complexity": "medium"}),
+        )
+        .await?,
+    );
+    assert_eq!(out["decision"], "blue-green", "{out}");
+    assert!(
+        out["plan"].as_array().is_some_and(|p| p.len() >= 2),
+        "{out}"
+    );
+    // The decision was recorded in alice's scope and its outcome can be reported.
+    let o = structured(
+        &call(
+            &client,
+            "decision_outcome",
+            json!({"id": out["decision_id"], "outcome": "smooth", "reward": 1.0}),
+        )
+        .await?,
+    );
+    assert_eq!(o["decision"]["scope"]["user"], "alice");
+    client.cancel().await?;
+    s.shutdown().await?;
+    Ok(())
+}

@@ -90,13 +90,16 @@ fn app(rt: &tokio::runtime::Runtime) -> Result<axum::Router, Box<dyn std::error:
 
 #[test]
 fn any_body_gets_a_json_answer() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let app = app(&rt)?;
     let body = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..6000),
         "\\PC{0,300}".prop_map(String::into_bytes),
         ("\\PC{0,200}", proptest::option::of(-5.0f64..5.0)).prop_map(|(c, i)| {
-            serde_json::to_vec(&serde_json::json!({"content": c, "importance": i})).unwrap_or_default()
+            serde_json::to_vec(&serde_json::json!({"content": c, "importance": i}))
+                .unwrap_or_default()
         }),
     ];
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(128));
@@ -110,7 +113,12 @@ fn any_body_gets_a_json_answer() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let status = res.status();
         prop_assert!(
-            [StatusCode::CREATED, StatusCode::BAD_REQUEST, StatusCode::PAYLOAD_TOO_LARGE].contains(&status),
+            [
+                StatusCode::CREATED,
+                StatusCode::BAD_REQUEST,
+                StatusCode::PAYLOAD_TOO_LARGE
+            ]
+            .contains(&status),
             "{status}"
         );
         let bytes_out = rt
@@ -121,7 +129,11 @@ fn any_body_gets_a_json_answer() -> Result<(), Box<dyn std::error::Error>> {
         if status == StatusCode::CREATED {
             prop_assert_eq!(&v["scope"]["user"], "p");
         } else {
-            prop_assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            prop_assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
         }
         Ok(())
     })?;

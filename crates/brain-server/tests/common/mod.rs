@@ -78,7 +78,17 @@ impl Running {
 
 pub async fn start_with(serve_cfg: ServeConfig) -> TestResult<Running> {
     let dir = tempfile::tempdir()?;
-    let brain = Brain::open(config(dir.path())).await?;
+    let c = config(dir.path());
+    start_brain(dir, c, serve_cfg).await
+}
+
+/// Serves a brain opened with `brain_config` (whose data lives in `dir`).
+pub async fn start_brain(
+    dir: tempfile::TempDir,
+    brain_config: BrainConfig,
+    serve_cfg: ServeConfig,
+) -> TestResult<Running> {
+    let brain = Brain::open(brain_config).await?;
     let api = Api::new(Arc::new(brain));
     let tokens = serve_cfg.tokens()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
