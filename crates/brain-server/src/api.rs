@@ -422,6 +422,29 @@ impl Api {
         })
     }
 
+    /// Appends a message to a context window and returns the window as kept.
+    pub async fn add_message(
+        &self,
+        p: &Principal,
+        a: AddMessageArgs,
+    ) -> Result<ContextOut, ApiError> {
+        p.require_write()?;
+        let scope = p.narrow(a.scope.map(Into::into))?;
+        memory_core::validate::non_empty_text("message", &a.content)?;
+        self.brain
+            .add_message(&scope, a.role.into(), &a.content)
+            .await?;
+        let window = self.brain.context_window(&scope).await?;
+        Ok(window.as_slice().into())
+    }
+
+    /// A context window, oldest first.
+    pub async fn context(&self, p: &Principal, a: GetContextArgs) -> Result<ContextOut, ApiError> {
+        let scope = p.narrow(a.scope.map(Into::into))?;
+        let window = self.brain.context_window(&scope).await?;
+        Ok(window.as_slice().into())
+    }
+
     /// Reasons about a goal with the configured LLM and records the decision.
     pub async fn reason(&self, p: &Principal, a: ReasonArgs) -> Result<ReasonOut, ApiError> {
         p.require_write()?;

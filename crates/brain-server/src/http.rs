@@ -296,6 +296,25 @@ async fn recommend(
     Ok(Json(api.recommend(&p, a).await?))
 }
 
+async fn add_message(
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    ApiJson(a): ApiJson<AddMessageArgs>,
+) -> Reply<ContextOut> {
+    Ok(Json(api.add_message(&p, a).await?))
+}
+
+async fn context(
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<ContextQuery>,
+) -> Reply<ContextOut> {
+    let a = GetContextArgs {
+        scope: query_scope(q.user, q.agent, q.session),
+    };
+    Ok(Json(api.context(&p, a).await?))
+}
+
 async fn reason(
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
@@ -359,6 +378,8 @@ pub fn router(api: Api, opts: HttpOptions, shutdown: CancellationToken) -> Route
         .route("/v1/feedback", post(feedback))
         .route("/v1/recommend", post(recommend))
         .route("/v1/reason", post(reason))
+        .route("/v1/context", get(context))
+        .route("/v1/context/messages", post(add_message))
         .nest_service("/mcp", mcp)
         .route_layer(middleware::from_fn_with_state(gate, authenticate));
     Router::new()

@@ -304,6 +304,39 @@ impl BrainMcp {
     }
 
     #[tool(
+        description = "Add a message to the session's short-term context window (name the session in `scope`); the newest messages within the server's limits are kept. Returns the window.",
+        output_schema = schema_for_output::<ContextOut>()
+    )]
+    async fn add_message(
+        &self,
+        Parameters(a): Parameters<AddMessageArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let r = match self.caller(&ctx) {
+            Ok(p) => self.api.add_message(&p, a).await,
+            Err(e) => Err(e),
+        };
+        reply(r)
+    }
+
+    #[tool(
+        description = "Read the session's short-term context window, oldest first: the recent conversation, shared by every agent process on the same brain.",
+        output_schema = schema_for_output::<ContextOut>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_context(
+        &self,
+        Parameters(a): Parameters<GetContextArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let r = match self.caller(&ctx) {
+            Ok(p) => self.api.context(&p, a).await,
+            Err(e) => Err(e),
+        };
+        reply(r)
+    }
+
+    #[tool(
         description = "Think a goal through step by step with the brain's language model, using relevant memories and past attempts; returns a plan and a decision, recorded so its outcome can be reported.",
         output_schema = schema_for_output::<ReasonOut>()
     )]

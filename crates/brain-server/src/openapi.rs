@@ -256,6 +256,26 @@ pub fn document() -> Value {
             params: vec![],
             public: false,
         },
+        Op {
+            method: "post",
+            path: "/v1/context/messages",
+            id: "add_message",
+            summary: "Add a message to a context window; returns the window as kept.",
+            body: Some(schema::<AddMessageArgs>(&mut g)),
+            ok: (200, schema::<ContextOut>(&mut g)),
+            params: vec![],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/v1/context",
+            id: "context",
+            summary: "A context window (short-term memory, shared by every server on the same backend), oldest first.",
+            body: None,
+            ok: (200, schema::<ContextOut>(&mut g)),
+            params: scope_params(),
+            public: false,
+        },
     ];
     let error = schema::<ErrorBody>(&mut g);
     let mut paths = Map::new();

@@ -646,6 +646,110 @@ pub struct ReasonOut {
     pub calls: Value,
 }
 
+// ---- short-term memory: the session's context window ----------------------------------
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleArg {
+    /// Instructions.
+    System,
+    /// The person.
+    User,
+    /// The agent or model.
+    Assistant,
+    /// A tool's output.
+    Tool,
+}
+
+impl From<RoleArg> for memory_core::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::System => memory_core::Role::System,
+            RoleArg::User => memory_core::Role::User,
+            RoleArg::Assistant => memory_core::Role::Assistant,
+            RoleArg::Tool => memory_core::Role::Tool,
+        }
+    }
+}
+
+fn role_arg(r: memory_core::Role) -> RoleArg {
+    match r {
+        memory_core::Role::System => RoleArg::System,
+        memory_core::Role::User => RoleArg::User,
+        memory_core::Role::Assistant => RoleArg::Assistant,
+        memory_core::Role::Tool => RoleArg::Tool,
+    }
+}
+
+/// Add a message to the session's context window (the newest messages within the
+/// server's message and token limits are kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMessageArgs {
+    /// `user`, `assistant`, `system` or `tool`.
+    pub role: RoleArg,
+    /// The message.
+    pub content: String,
+    /// Whose window: usually names a `session`; defaults to the scope of the caller's token.
+    #[serde(default)]
+    pub scope: Option<ScopeArg>,
+}
+
+/// Read the session's context window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetContextArgs {
+    /// Whose window; defaults to the scope of the caller's token.
+    #[serde(default)]
+    pub scope: Option<ScopeArg>,
+}
+
+/// A message of a context window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageOut {
+    /// Who said it.
+    pub role: RoleArg,
+    /// What was said.
+    pub content: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// A context window, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContextOut {
+    /// Oldest first.
+    pub messages: Vec<MessageOut>,
+}
+
+impl From<&[memory_core::ContextMessage]> for ContextOut {
+    fn from(w: &[memory_core::ContextMessage]) -> Self {
+        ContextOut {
+            messages: w
+                .iter()
+                .map(|m| MessageOut {
+                    role: role_arg(m.role),
+                    content: m.content.clone(),
+                    at: time(m.at),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The query of `GET /v1/context`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextQuery {
+    /// Scope: user.
+    pub user: Option<String>,
+    /// Scope: agent.
+    pub agent: Option<String>,
+    /// Scope: session.
+    pub session: Option<String>,
+}
+
 /// Whether the server is up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HealthOut {

@@ -570,3 +570,40 @@ async fn binding_beyond_loopback_without_tokens_is_refused() -> TestResult {
     assert!(r.is_err_and(|e| e.message.contains("without a bearer token")));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_windows_are_per_scope() -> TestResult {
+    let s = start().await?;
+    for (role, content) in [("user", "deploy staging"), ("assistant", "deploying now")] {
+        let (st, w) = post(
+            &s,
+            "/v1/context/messages",
+            ALICE,
+            json!({"role": role, "content": content, "scope": {"session": "s1"}}),
+        )
+        .await?;
+        assert_eq!(st, StatusCode::OK, "{w}");
+    }
+    let (_, w) = get(&s, "/v1/context?session=s1", ALICE).await?;
+    let contents: Vec<&str> = w["messages"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|x| x["content"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(contents, ["deploy staging", "deploying now"]);
+    assert_eq!(w["messages"][1]["role"], "assistant");
+    // Bob's session of the same name is his own, and Alice's cannot be named.
+    let (_, w) = get(&s, "/v1/context?session=s1", BOB).await?;
+    assert_eq!(w["messages"].as_array().map(Vec::len), Some(0));
+    let (st, _) = get(&s, "/v1/context?session=s1&user=alice", BOB).await?;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = post(
+        &s,
+        "/v1/context/messages",
+        ALICE,
+        json!({"role": "robot", "content": "x"}),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    s.shutdown().await?;
+    Ok(())
+}

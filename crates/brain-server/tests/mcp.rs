@@ -62,6 +62,8 @@ async fn an_agent_remembers_recalls_and_learns_over_mcp() -> TestResult {
         "list_decisions",
         "feedback",
         "recommend",
+        "add_message",
+        "get_context",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
