@@ -67,6 +67,12 @@ pub struct BrainConfig {
     pub learning: crate::learn::LearningConfig,
     /// Knowledge distillation.
     pub distill: DistillConfig,
+    /// Where long-term memory lives: the embedded SQLite file (default) or a PostgreSQL
+    /// database shared by several brains.
+    pub store: StoreConfig,
+    /// Where short-term memory lives: in the process (default) or in Redis, shared by
+    /// several brain processes.
+    pub short_term: ShortTermConfig,
     /// The `[serve]` section, kept as read for the server that owns it (`brain-server`'s
     /// `ServeConfig`): the brain itself does not serve.
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
@@ -96,6 +102,8 @@ impl Default for BrainConfig {
             llm: llm_router::LlmConfig::default(),
             learning: crate::learn::LearningConfig::default(),
             distill: DistillConfig::default(),
+            store: StoreConfig::default(),
+            short_term: ShortTermConfig::default(),
             serve: serde_json::Map::new(),
         }
     }
@@ -283,6 +291,127 @@ impl Default for ThreadConfig {
     }
 }
 
+/// A connection URL, which may hold a password: never printed, never serialised.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionUrl(secrecy::SecretString);
+
+impl ConnectionUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectionUrl(secrecy::SecretString::from(url.into()))
+    }
+
+    /// The URL itself, for the driver that connects with it.
+    pub fn expose(&self) -> &str {
+        secrecy::ExposeSecret::expose_secret(&self.0)
+    }
+}
+
+impl std::fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The scheme and host say which server without the credentials.
+        let url = self.expose();
+        let shown = match (url.split_once("://"), url.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+            _ => url.to_owned(),
+        };
+        write!(f, "ConnectionUrl({shown:?})")
+    }
+}
+
+impl PartialEq for ConnectionUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+/// Which long-term store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// `brain.db` in the data directory.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database (`store.url`), shared by every brain that names it.
+    Postgres,
+}
+
+/// The long-term store.
+///
+/// ```toml
+/// [store]
+/// kind = "postgres"
+/// url = "postgres://brain:secret@db.internal/brain"   # or BRAIN_STORE__URL
+/// pool_size = 16
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite` (default) or `postgres`.
+    pub kind: StoreKind,
+    /// PostgreSQL's connection URL. Never logged.
+    #[serde(skip_serializing)]
+    pub url: Option<ConnectionUrl>,
+    /// PostgreSQL: connections in the pool.
+    pub pool_size: usize,
+    /// PostgreSQL: the schema holding the brain's tables (created if missing), so several
+    /// brains can share one database.
+    pub schema: Option<String>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            kind: StoreKind::Sqlite,
+            url: None,
+            pool_size: 16,
+            schema: None,
+        }
+    }
+}
+
+/// Which short-term memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShortTermKind {
+    /// In this process: gone when it exits, not shared.
+    #[default]
+    Memory,
+    /// Redis (`short_term.url`): shared by every brain process that names it.
+    Redis,
+}
+
+/// Short-term memory.
+///
+/// ```toml
+/// [short_term]
+/// kind = "redis"
+/// url = "redis://127.0.0.1:6379"   # or BRAIN_SHORT_TERM__URL
+/// prefix = "brain"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShortTermConfig {
+    /// `memory` (default) or `redis`.
+    pub kind: ShortTermKind,
+    /// Redis's connection URL. Never logged.
+    #[serde(skip_serializing)]
+    pub url: Option<ConnectionUrl>,
+    /// Redis: the prefix of every key, so several brains can share one server.
+    pub prefix: String,
+}
+
+impl Default for ShortTermConfig {
+    fn default() -> Self {
+        ShortTermConfig {
+            kind: ShortTermKind::Memory,
+            url: None,
+            prefix: "brain".to_owned(),
+        }
+    }
+}
+
 /// How hard commits are pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -340,6 +469,13 @@ const ENV_KEYS: &[&str] = &[
     "learning.cost_weight",
     "learning.latency_weight",
     "distill.auto_after",
+    "store.kind",
+    "store.url",
+    "store.pool_size",
+    "store.schema",
+    "short_term.kind",
+    "short_term.url",
+    "short_term.prefix",
     "serve.max_body_bytes",
     "serve.request_timeout_secs",
     "serve.shutdown_grace_secs",
@@ -450,6 +586,25 @@ impl BrainConfig {
             .and_then(|()| self.llm.resilience.validate())
             .map_err(|e| BrainError::Config(format!("llm: {e}")))?;
         self.learning.validate().map_err(BrainError::Config)?;
+        if self.store.kind == StoreKind::Postgres && self.store.url.is_none() {
+            return bad(
+                "store.kind = \"postgres\" needs store.url (or BRAIN_STORE__URL), e.g. postgres://user:password@host/db".into(),
+            );
+        }
+        if !(1..=1024).contains(&self.store.pool_size) {
+            return bad(format!(
+                "store.pool_size must be in 1..=1024, not {}",
+                self.store.pool_size
+            ));
+        }
+        if self.short_term.kind == ShortTermKind::Redis && self.short_term.url.is_none() {
+            return bad(
+                "short_term.kind = \"redis\" needs short_term.url (or BRAIN_SHORT_TERM__URL), e.g. redis://127.0.0.1:6379".into(),
+            );
+        }
+        if self.short_term.prefix.is_empty() || self.short_term.prefix.len() > 64 {
+            return bad("short_term.prefix must be 1 to 64 characters".into());
+        }
         if self.embedder.kind == EmbedderKind::Llm && !self.llm.is_configured() {
             return bad("embedder.kind = \"llm\" needs an [llm] provider".into());
         }
@@ -559,6 +714,37 @@ mod tests {
         assert_eq!(c.recall.weights.rrf_k, 10.0, "unset keys keep defaults");
         assert_eq!(c.embedder.kind, EmbedderKind::Hashing);
         assert_eq!(c.embedder.model_dir, Some(PathBuf::from("/models/m")));
+    }
+
+    #[test]
+    fn backends_come_from_the_environment_and_urls_stay_secret() {
+        let e = BrainConfig::load_with_env(None, env(&[("BRAIN_STORE__KIND", "postgres")]));
+        assert!(e.is_err_and(|e| e.to_string().contains("store.url")));
+        let e = BrainConfig::load_with_env(None, env(&[("BRAIN_SHORT_TERM__KIND", "redis")]));
+        assert!(e.is_err_and(|e| e.to_string().contains("short_term.url")));
+        let c = BrainConfig::load_with_env(
+            None,
+            env(&[
+                ("BRAIN_STORE__KIND", "postgres"),
+                ("BRAIN_STORE__URL", "postgres://brain:hunter2@db.internal:5432/brain"),
+                ("BRAIN_STORE__SCHEMA", "team_a"),
+                ("BRAIN_SHORT_TERM__KIND", "redis"),
+                ("BRAIN_SHORT_TERM__URL", "redis://:hunter2@cache:6379"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.store.kind, StoreKind::Postgres);
+        assert_eq!(c.store.schema.as_deref(), Some("team_a"));
+        assert_eq!(
+            c.store.url.as_ref().map(ConnectionUrl::expose),
+            Some("postgres://brain:hunter2@db.internal:5432/brain")
+        );
+        assert_eq!(c.short_term.kind, ShortTermKind::Redis);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("db.internal"), "the host is still shown");
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("hunter2"));
     }
 
     #[test]
