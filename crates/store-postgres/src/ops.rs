@@ -207,7 +207,9 @@ fn memory_filter(f: &MemoryFilter, now: Timestamp, sql: &mut String, args: &mut 
     }
     if !f.include_expired {
         let p = args.push(now.as_millis());
-        sql.push_str(&format!(" AND (m.expires_at IS NULL OR m.expires_at > {p})"));
+        sql.push_str(&format!(
+            " AND (m.expires_at IS NULL OR m.expires_at > {p})"
+        ));
     }
 }
 
@@ -414,7 +416,10 @@ pub(crate) async fn delete_memories<C: GenericClient>(
     ids_of(&dyn_rows(c, &sql, &args).await?)
 }
 
-pub(crate) async fn purge_expired<C: GenericClient>(c: &C, now: Timestamp) -> Result<Vec<MemoryId>> {
+pub(crate) async fn purge_expired<C: GenericClient>(
+    c: &C,
+    now: Timestamp,
+) -> Result<Vec<MemoryId>> {
     let found = rows(
         c,
         "DELETE FROM memories WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING id",
@@ -615,7 +620,11 @@ pub(crate) async fn list_preferences<C: GenericClient>(
         sql.push_str(&format!(" AND category = {p}"));
     }
     sql.push_str(" ORDER BY key, scope_user, scope_agent, scope_session");
-    dyn_rows(c, &sql, &args).await?.iter().map(pref_row).collect()
+    dyn_rows(c, &sql, &args)
+        .await?
+        .iter()
+        .map(pref_row)
+        .collect()
 }
 
 pub(crate) async fn delete_preference<C: GenericClient>(
@@ -1640,7 +1649,10 @@ pub(crate) async fn restore<C: GenericClient>(c: &C, r: Record) -> Result<Record
 /// Whether applying `op` may append to the embedding log (so the batch must take the log
 /// lock first).
 pub(crate) fn logs(op: &WriteOp) -> bool {
-    matches!(op, WriteOp::DeleteMemory { .. } | WriteOp::PutEmbedding { .. })
+    matches!(
+        op,
+        WriteOp::DeleteMemory { .. } | WriteOp::PutEmbedding { .. }
+    )
 }
 
 pub(crate) async fn apply<C: GenericClient>(
@@ -1653,9 +1665,7 @@ pub(crate) async fn apply<C: GenericClient>(
         WriteOp::DeleteMemory { id } => WriteOutcome::Deleted {
             existed: delete_memory(c, id).await?,
         },
-        WriteOp::StorePreference(p) => {
-            WriteOutcome::Preference(store_preference(c, p, now).await?)
-        }
+        WriteOp::StorePreference(p) => WriteOutcome::Preference(store_preference(c, p, now).await?),
         WriteOp::AddProject(p) => WriteOutcome::Project(add_project(c, p, now).await?),
         WriteOp::StorePattern(p) => WriteOutcome::Pattern(store_pattern(c, p, now).await?),
         WriteOp::RecordLearningEvent(e) => {
@@ -1710,10 +1720,7 @@ fn policy_row(row: &Row) -> Result<PolicyState> {
     })
 }
 
-pub(crate) async fn get_policy<C: GenericClient>(
-    c: &C,
-    name: &str,
-) -> Result<Option<PolicyState>> {
+pub(crate) async fn get_policy<C: GenericClient>(c: &C, name: &str) -> Result<Option<PolicyState>> {
     opt_row(
         c,
         "SELECT name, kind, state, version, updated_at FROM policies WHERE name = $1",
