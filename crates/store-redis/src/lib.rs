@@ -208,7 +208,10 @@ fn map_err(what: &str, e: RedisError) -> Error {
 }
 
 fn corrupt(what: String, e: serde_json::Error) -> Error {
-    Error::backend(format!("Redis: {what} holds data that is not valid JSON"), e)
+    Error::backend(
+        format!("Redis: {what} holds data that is not valid JSON"),
+        e,
+    )
 }
 
 /// A TTL in Redis milliseconds: `None` for none, 0 for "already expired", sub-millisecond
@@ -331,7 +334,11 @@ impl ShortTermMemory for RedisShortTerm {
             .arg(json)
             .arg(tokens)
             .arg(i64::try_from(limit.max_messages).unwrap_or(i64::MAX))
-            .arg(limit.max_tokens.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)))
+            .arg(
+                limit
+                    .max_tokens
+                    .map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)),
+            )
             .invoke_async(&mut con)
             .await
             .map_err(|e| map_err("push a message", e))?;

@@ -168,7 +168,9 @@ async fn ttl_edge_cases() {
     let s = Scope::user("alice");
     // A zero TTL stores an already expired variable: it replaces and hides the old value.
     stm.set(&s, "k", json!(1), None).await.unwrap();
-    stm.set(&s, "k", json!(2), Some(Duration::ZERO)).await.unwrap();
+    stm.set(&s, "k", json!(2), Some(Duration::ZERO))
+        .await
+        .unwrap();
     assert_eq!(stm.get(&s, "k").await.unwrap(), None);
     assert!(stm.keys(&s).await.unwrap().is_empty());
     assert!(!stm.remove(&s, "k").await.unwrap());
@@ -206,12 +208,19 @@ async fn ttl_edge_cases() {
 async fn odd_names_and_values_round_trip() {
     let stm = common::fresh("odd_names").await;
     let prefix = stm.prefix().to_owned();
-    let s = Scope::user("u:{x}").with_agent("a,b=c%").with_session("é 🦀");
+    let s = Scope::user("u:{x}")
+        .with_agent("a,b=c%")
+        .with_session("é 🦀");
     let names = ["b", "a:v:x", "Z", "é", "{tag}", "%41", "*?[", "a b"];
     for (i, n) in names.iter().enumerate() {
-        stm.set(&s, n, json!({"i": i, "s": n, "f": 0.1, "nested": [null, true]}), None)
-            .await
-            .unwrap();
+        stm.set(
+            &s,
+            n,
+            json!({"i": i, "s": n, "f": 0.1, "nested": [null, true]}),
+            None,
+        )
+        .await
+        .unwrap();
     }
     let mut sorted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     sorted.sort();
@@ -223,7 +232,9 @@ async fn odd_names_and_values_round_trip() {
         );
     }
     // No other scope sees them, even one whose parts look alike.
-    let other = Scope::user("u:{x}").with_agent("a,b=c%").with_session("é 🦀 ");
+    let other = Scope::user("u:{x}")
+        .with_agent("a,b=c%")
+        .with_session("é 🦀 ");
     assert!(stm.keys(&other).await.unwrap().is_empty());
     let message = ContextMessage {
         role: Role::System,

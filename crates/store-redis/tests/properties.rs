@@ -112,7 +112,11 @@ impl WindowModel {
     fn push(&mut self, m: ContextMessage, limit: WindowLimit) {
         self.window.push_back(m);
         loop {
-            let tokens: usize = self.window.iter().map(|m| estimate_tokens(&m.content)).sum();
+            let tokens: usize = self
+                .window
+                .iter()
+                .map(|m| estimate_tokens(&m.content))
+                .sum();
             let over = self.window.len() > limit.max_messages
                 || limit.max_tokens.is_some_and(|t| tokens > t);
             if self.window.len() > 1 && over {

@@ -59,7 +59,11 @@ async fn two_connections_share_variables_and_window() {
     assert_eq!(b.window(&s).await.unwrap(), a.window(&s).await.unwrap());
 
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(a.keys(&s).await.unwrap(), vec!["task"], "the TTL ran out for both");
+    assert_eq!(
+        a.keys(&s).await.unwrap(),
+        vec!["task"],
+        "the TTL ran out for both"
+    );
     assert_eq!(b.get(&s, "ttl").await.unwrap(), None);
 
     assert!(a.remove(&s, "task").await.unwrap());
@@ -92,8 +96,7 @@ async fn concurrent_pushes_from_two_connections_keep_the_limits() {
     let per_task = 60;
     let within = move |w: &[ContextMessage]| {
         w.len() <= limit.max_messages
-            && (w.len() <= 1
-                || w.iter().map(|m| estimate_tokens(&m.content)).sum::<usize>() <= 40)
+            && (w.len() <= 1 || w.iter().map(|m| estimate_tokens(&m.content)).sum::<usize>() <= 40)
     };
 
     let done = Arc::new(AtomicBool::new(false));
