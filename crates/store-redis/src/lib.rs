@@ -10,11 +10,10 @@
 //! ## Design
 //!
 //! - **One connection, reconnecting.** [`RedisShortTerm`] holds a redis
-//!   [`ConnectionManager`](redis::aio::ConnectionManager): one multiplexed connection,
-//!   cheap to clone, re-established in the background after it drops. A call that fails
-//!   because the server is out of reach returns [`memory_core::ErrorKind::Unavailable`]
-//!   and is never retried here, since a push may have been applied before the connection
-//!   dropped.
+//!   [`ConnectionManager`]: one multiplexed connection, cheap to clone, re-established in
+//!   the background after it drops. A call that fails because the server is out of reach
+//!   returns [`memory_core::ErrorKind::Unavailable`] and is never retried here, since a
+//!   push may have been applied before the connection dropped.
 //! - **Injective keys.** Every key of a scope starts with `<prefix>:{<tag>}`, where the
 //!   tag ([`layout::scope_tag`]) is an injective, brace-free encoding of the scope, so no
 //!   two scopes ever share a key, whatever their parts contain. See [`layout`].
