@@ -10,11 +10,10 @@
 //! ## Design
 //!
 //! - **One connection, reconnecting.** [`RedisShortTerm`] holds a redis
-//!   [`ConnectionManager`](redis::aio::ConnectionManager): one multiplexed connection,
-//!   cheap to clone, re-established in the background after it drops. A call that fails
-//!   because the server is out of reach returns [`memory_core::ErrorKind::Unavailable`]
-//!   and is never retried here, since a push may have been applied before the connection
-//!   dropped.
+//!   [`ConnectionManager`]: one multiplexed connection, cheap to clone, re-established in
+//!   the background after it drops. A call that fails because the server is out of reach
+//!   returns [`memory_core::ErrorKind::Unavailable`] and is never retried here, since a
+//!   push may have been applied before the connection dropped.
 //! - **Injective keys.** Every key of a scope starts with `<prefix>:{<tag>}`, where the
 //!   tag ([`layout::scope_tag`]) is an injective, brace-free encoding of the scope, so no
 //!   two scopes ever share a key, whatever their parts contain. See [`layout`].
@@ -208,7 +207,10 @@ fn map_err(what: &str, e: RedisError) -> Error {
 }
 
 fn corrupt(what: String, e: serde_json::Error) -> Error {
-    Error::backend(format!("Redis: {what} holds data that is not valid JSON"), e)
+    Error::backend(
+        format!("Redis: {what} holds data that is not valid JSON"),
+        e,
+    )
 }
 
 /// A TTL in Redis milliseconds: `None` for none, 0 for "already expired", sub-millisecond
@@ -331,7 +333,11 @@ impl ShortTermMemory for RedisShortTerm {
             .arg(json)
             .arg(tokens)
             .arg(i64::try_from(limit.max_messages).unwrap_or(i64::MAX))
-            .arg(limit.max_tokens.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)))
+            .arg(
+                limit
+                    .max_tokens
+                    .map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)),
+            )
             .invoke_async(&mut con)
             .await
             .map_err(|e| map_err("push a message", e))?;
