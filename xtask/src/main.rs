@@ -79,6 +79,14 @@ enum BenchCmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Ingest and recall throughput on PostgreSQL beside SQLite, with the ratio (needs
+    /// `BRAIN_TEST_POSTGRES_URL`: `source .ci/services`). Arguments go to
+    /// `backend-throughput` (`--memories 5000 --ops 1000 --concurrency 8 --json`).
+    Backends {
+        /// Passed to `backend-throughput`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +139,10 @@ const BENCHES: &[(&str, &str)] = &[
     (
         "serve",
         "the HTTP server under mixed remember/recall load: throughput, p95, lost writes",
+    ),
+    (
+        "backends",
+        "ingest and recall throughput on PostgreSQL beside SQLite, with the ratio",
     ),
 ];
 
@@ -190,6 +202,22 @@ fn main() -> ExitCode {
             ]);
             cmd.args(args);
             run_step("bench serve", cmd)
+        }
+        Cmd::Bench {
+            bench: Some(BenchCmd::Backends { args }),
+        } => {
+            let mut cmd = cargo();
+            cmd.args([
+                "run",
+                "--release",
+                "-p",
+                "brain-benches",
+                "--bin",
+                "backend-throughput",
+                "--",
+            ]);
+            cmd.args(args);
+            run_step("bench backends", cmd)
         }
         Cmd::Eval { eval } => eval::eval(&eval),
     };

@@ -80,7 +80,7 @@ impl Ctx {
     /// Opens the configured brain, fetching the default model first when it is missing.
     async fn open(&self, need: Need) -> anyhow::Result<Brain> {
         let config = self.config()?.clone();
-        let existed = config.store_path().is_file();
+        let existed = store_exists(&config);
         if need == Need::Existing && !existed {
             return Err(CliError::NoBrain {
                 dir: config.data_dir.clone(),
@@ -154,6 +154,37 @@ impl Ctx {
             tracing::warn!(error = %e, "could not write the index snapshot; the next open rebuilds it from the store");
         }
         result
+    }
+}
+
+/// Whether the configured store exists: the SQLite file, or (a server's store, which
+/// connecting creates) always.
+fn store_exists(config: &BrainConfig) -> bool {
+    match config.store.kind {
+        brain::config::StoreKind::Sqlite => config.store_path().is_file(),
+        brain::config::StoreKind::Postgres => true,
+    }
+}
+
+/// Where the store is, for people: the file, or the PostgreSQL server without credentials.
+fn store_label(config: &BrainConfig) -> String {
+    match config.store.kind {
+        brain::config::StoreKind::Sqlite => config.store_path().display().to_string(),
+        brain::config::StoreKind::Postgres => format!(
+            "{}{}",
+            config
+                .store
+                .url
+                .as_ref()
+                .map(|u| u.redacted())
+                .unwrap_or_default(),
+            config
+                .store
+                .schema
+                .as_ref()
+                .map(|s| format!(" schema {s}"))
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -683,7 +714,7 @@ async fn init(ctx: &Ctx) -> anyhow::Result<()> {
         };
         let report = json!({
             "data_dir": config.data_dir,
-            "store": config.store_path(),
+            "store": store_label(&config),
             "index": config.vectors_dir(),
             "config_file": config_file,
             "embedder": info,
@@ -697,7 +728,7 @@ async fn init(ctx: &Ctx) -> anyhow::Result<()> {
             };
             vec![
                 format!("data directory  {}", config.data_dir.display()),
-                format!("store           {}", config.store_path().display()),
+                format!("store           {}", store_label(&config)),
                 format!("index           {}", config.vectors_dir().display()),
                 format!("config file     {}", path(config_file.as_ref(), "(none)")),
                 format!(
@@ -860,7 +891,7 @@ async fn import(ctx: &Ctx, file: PathBuf) -> anyhow::Result<()> {
 
 async fn reindex(ctx: &Ctx) -> anyhow::Result<()> {
     let config = ctx.config()?.clone();
-    if !config.store_path().is_file() {
+    if !store_exists(&config) {
         return Err(CliError::NoBrain {
             dir: config.data_dir.clone(),
         }

@@ -76,6 +76,24 @@ impl BrainMcp {
         }
     }
 
+    /// Runs an operation as the caller and turns its result into a tool result.
+    async fn run<T, F, Fut>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        op: F,
+    ) -> Result<CallToolResult, ErrorData>
+    where
+        T: Serialize,
+        F: FnOnce(Api, Principal) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let result = match self.caller(ctx) {
+            Ok(p) => op(self.api.clone(), p).await,
+            Err(e) => Err(e),
+        };
+        reply(result)
+    }
+
     fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Principal, ApiError> {
         if let Some(p) = ctx
             .extensions
@@ -98,11 +116,8 @@ impl BrainMcp {
         Parameters(a): Parameters<RememberArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.remember(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.remember(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -115,11 +130,8 @@ impl BrainMcp {
         Parameters(a): Parameters<RecallArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.recall(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.recall(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -132,11 +144,8 @@ impl BrainMcp {
         Parameters(a): Parameters<ForgetArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.forget(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.forget(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -148,11 +157,11 @@ impl BrainMcp {
         Parameters(a): Parameters<SetPreferenceArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.set_preference(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(
+            &ctx,
+            |api, p| async move { api.set_preference(&p, a).await },
+        )
+        .await
     }
 
     #[tool(
@@ -165,11 +174,8 @@ impl BrainMcp {
         Parameters(a): Parameters<GetPreferencesArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.preferences(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.preferences(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -181,11 +187,8 @@ impl BrainMcp {
         Parameters(a): Parameters<AddPatternArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.add_pattern(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.add_pattern(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -197,11 +200,11 @@ impl BrainMcp {
         Parameters(a): Parameters<PatternOutcomeArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.pattern_outcome(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(
+            &ctx,
+            |api, p| async move { api.pattern_outcome(&p, a).await },
+        )
+        .await
     }
 
     #[tool(
@@ -214,11 +217,11 @@ impl BrainMcp {
         Parameters(a): Parameters<SearchPatternsArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.search_patterns(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(
+            &ctx,
+            |api, p| async move { api.search_patterns(&p, a).await },
+        )
+        .await
     }
 
     #[tool(
@@ -230,11 +233,11 @@ impl BrainMcp {
         Parameters(a): Parameters<RecordDecisionArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.record_decision(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(
+            &ctx,
+            |api, p| async move { api.record_decision(&p, a).await },
+        )
+        .await
     }
 
     #[tool(
@@ -246,11 +249,11 @@ impl BrainMcp {
         Parameters(a): Parameters<DecisionOutcomeArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.decision_outcome(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(
+            &ctx,
+            |api, p| async move { api.decision_outcome(&p, a).await },
+        )
+        .await
     }
 
     #[tool(
@@ -263,11 +266,8 @@ impl BrainMcp {
         Parameters(a): Parameters<ListDecisionsArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.decisions(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.decisions(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -279,11 +279,8 @@ impl BrainMcp {
         Parameters(a): Parameters<FeedbackArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.feedback(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.feedback(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -296,11 +293,8 @@ impl BrainMcp {
         Parameters(a): Parameters<RecommendArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.recommend(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.recommend(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -312,11 +306,8 @@ impl BrainMcp {
         Parameters(a): Parameters<AddMessageArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.add_message(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.add_message(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -329,11 +320,8 @@ impl BrainMcp {
         Parameters(a): Parameters<GetContextArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.context(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.context(&p, a).await })
+            .await
     }
 
     #[tool(
@@ -345,11 +333,8 @@ impl BrainMcp {
         Parameters(a): Parameters<ReasonArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let r = match self.caller(&ctx) {
-            Ok(p) => self.api.reason(&p, a).await,
-            Err(e) => Err(e),
-        };
-        reply(r)
+        self.run(&ctx, |api, p| async move { api.reason(&p, a).await })
+            .await
     }
 }
 

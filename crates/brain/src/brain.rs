@@ -286,8 +286,11 @@ impl std::fmt::Debug for Brain {
 }
 
 impl Brain {
-    /// Opens the embedded brain that `config` describes: the SQLite store and HNSW
-    /// snapshot in its data directory (created if missing) and the configured embedder.
+    /// Opens the brain that `config` describes: the configured store (the SQLite file in
+    /// the data directory, or PostgreSQL), the HNSW snapshot in the data directory
+    /// (created if missing; with a shared store each brain keeps its own index and catches
+    /// it up from the store's embedding log), the configured short-term memory (in the
+    /// process, or Redis) and the configured embedder.
     #[tracing::instrument(skip_all, fields(data_dir = %config.data_dir.display()))]
     pub async fn open(config: BrainConfig) -> Result<Brain> {
         config.validate()?;
@@ -295,7 +298,8 @@ impl Brain {
             .map_err(|e| BrainError::io(&config.data_dir, e))?;
         let llm = engines::configured_llm(&config)?;
         let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
-        let store = engines::sqlite_store(&config.store_path(), config.durability).await?;
+        let store = engines::configured_store(&config).await?;
+        let short_term = engines::configured_short_term(&config).await?;
         check_embedder(store.as_ref(), embedder.info()).await?;
         let index = engines::hnsw_index(
             &config.vectors_dir(),
@@ -311,7 +315,8 @@ impl Brain {
             .config(config)
             .store(store)
             .embedder(embedder)
-            .index(index);
+            .index(index)
+            .short_term(short_term);
         builder.llm = llm;
         builder.build().await
     }

@@ -308,15 +308,20 @@ impl ConnectionUrl {
     }
 }
 
-impl std::fmt::Debug for ConnectionUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The scheme and host say which server without the credentials.
+impl ConnectionUrl {
+    /// The URL without its credentials: the scheme and host say which server.
+    pub fn redacted(&self) -> String {
         let url = self.expose();
-        let shown = match (url.split_once("://"), url.rsplit_once('@')) {
+        match (url.split_once("://"), url.rsplit_once('@')) {
             (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
             _ => url.to_owned(),
-        };
-        write!(f, "ConnectionUrl({shown:?})")
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConnectionUrl({:?})", self.redacted())
     }
 }
 
@@ -726,7 +731,10 @@ mod tests {
             None,
             env(&[
                 ("BRAIN_STORE__KIND", "postgres"),
-                ("BRAIN_STORE__URL", "postgres://brain:hunter2@db.internal:5432/brain"),
+                (
+                    "BRAIN_STORE__URL",
+                    "postgres://brain:hunter2@db.internal:5432/brain",
+                ),
                 ("BRAIN_STORE__SCHEMA", "team_a"),
                 ("BRAIN_SHORT_TERM__KIND", "redis"),
                 ("BRAIN_SHORT_TERM__URL", "redis://:hunter2@cache:6379"),

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use memory_core::{
-    DerivedIndex, Embedder, EmbeddingStore, LongTermStore, MemoryId, Result, VectorEntry,
-    VectorHit, VectorIndex, VectorQuery,
+    DerivedIndex, Embedder, EmbeddingStore, LongTermStore, MemoryId, Result, ShortTermMemory,
+    VectorEntry, VectorHit, VectorIndex, VectorQuery,
 };
 use store_vector::{FlatIndex, HnswIndex, HnswParams};
 use tokio::sync::Mutex;
 
-use crate::config::{BrainConfig, DurabilityConfig, EmbedderKind};
+use crate::config::{BrainConfig, DurabilityConfig, EmbedderKind, ShortTermKind, StoreKind};
 use crate::error::BrainError;
 
 /// A long-term store that also keeps the embeddings (the source of truth of the index).
@@ -42,6 +42,94 @@ pub async fn sqlite_store(
     };
     let store = store_sqlite::SqliteStore::open_with(path, options).await?;
     Ok(Arc::new(store))
+}
+
+/// The long-term store the configuration names: the SQLite file in the data directory,
+/// or the PostgreSQL database at `store.url` (migrated on connect).
+pub async fn configured_store(config: &BrainConfig) -> crate::Result<Arc<dyn Store>> {
+    match config.store.kind {
+        StoreKind::Sqlite => sqlite_store(&config.store_path(), config.durability).await,
+        StoreKind::Postgres => {
+            let url = config.store.url.as_ref().ok_or_else(|| {
+                BrainError::Config("store.kind = \"postgres\" needs store.url".into())
+            })?;
+            postgres_store(
+                url.expose(),
+                config.store.pool_size,
+                config.store.schema.as_deref(),
+            )
+            .await
+        }
+    }
+}
+
+/// Connects to the PostgreSQL store at `url` with `pool_size` connections, its tables in
+/// `schema` (created if missing; the connection's default otherwise), migrating it.
+#[cfg(feature = "postgres")]
+pub async fn postgres_store(
+    url: &str,
+    pool_size: usize,
+    schema: Option<&str>,
+) -> crate::Result<Arc<dyn Store>> {
+    let options = store_postgres::PostgresOptions {
+        max_connections: pool_size,
+        schema: schema.map(str::to_owned),
+        ..Default::default()
+    };
+    let store = store_postgres::PostgresStore::connect_with(url, options)
+        .await
+        .map_err(|e| BrainError::Core(e.into()))?;
+    Ok(Arc::new(store))
+}
+
+/// Without the `postgres` feature: a configuration error that says so.
+#[cfg(not(feature = "postgres"))]
+pub async fn postgres_store(
+    _url: &str,
+    _pool_size: usize,
+    _schema: Option<&str>,
+) -> crate::Result<Arc<dyn Store>> {
+    Err(BrainError::Config(
+        "store.kind = \"postgres\" but this build of brain has no PostgreSQL support (cargo feature `postgres`)".into(),
+    ))
+}
+
+/// The short-term memory the configuration names: in this process, or Redis at
+/// `short_term.url` under `short_term.prefix`.
+pub async fn configured_short_term(
+    config: &BrainConfig,
+) -> crate::Result<Arc<dyn ShortTermMemory>> {
+    match config.short_term.kind {
+        ShortTermKind::Memory => Ok(Arc::new(crate::InProcessShortTerm::new())),
+        ShortTermKind::Redis => {
+            let url = config.short_term.url.as_ref().ok_or_else(|| {
+                BrainError::Config("short_term.kind = \"redis\" needs short_term.url".into())
+            })?;
+            redis_short_term(url.expose(), &config.short_term.prefix).await
+        }
+    }
+}
+
+/// Connects to Redis at `url`, every key under `prefix`.
+#[cfg(feature = "redis")]
+pub async fn redis_short_term(url: &str, prefix: &str) -> crate::Result<Arc<dyn ShortTermMemory>> {
+    let options = store_redis::RedisOptions {
+        prefix: prefix.to_owned(),
+        ..Default::default()
+    };
+    let stm = store_redis::RedisShortTerm::connect_with(url, options).await?;
+    Ok(Arc::new(stm))
+}
+
+/// Without the `redis` feature: a configuration error that says so.
+#[cfg(not(feature = "redis"))]
+pub async fn redis_short_term(
+    _url: &str,
+    _prefix: &str,
+) -> crate::Result<Arc<dyn ShortTermMemory>> {
+    Err(BrainError::Config(
+        "short_term.kind = \"redis\" but this build of brain has no Redis support (cargo feature `redis`)".into(),
+    ))
 }
 
 /// An SQLite store in memory (tests, throwaway brains).

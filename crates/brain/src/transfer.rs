@@ -358,7 +358,7 @@ impl Brain {
             .map_err(|e| BrainError::io(&config.data_dir, e))?;
         let llm = engines::configured_llm(&config)?;
         let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
-        let store = engines::sqlite_store(&config.store_path(), config.durability).await?;
+        let store = engines::configured_store(&config).await?;
         store.clear_embeddings().await?;
         store.pin_embedder(embedder.info()).await?;
         let vectors = config.vectors_dir();

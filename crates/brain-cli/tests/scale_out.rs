@@ -1,0 +1,182 @@
+//! Two brain processes sharing one PostgreSQL store and one Redis short-term memory, each
+//! with its own data directory (its own HNSW index): what one remembers the other
+//! recalls, what one forgets the other stops recalling, and a context window written
+//! through one is read through the other.
+//!
+//! Needs `BRAIN_TEST_POSTGRES_URL` and `BRAIN_TEST_REDIS_URL` (`.ci/services` starts both
+//! servers on loopback and sets them).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestBrain;
+use serde_json::{Value, json};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn service_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: this test needs the server (`source .ci/services` starts PostgreSQL and Redis on loopback and sets it)")
+    })
+}
+
+/// A unique name for this test run's schema and key prefix.
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{tag}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// Writes the shared configuration and returns its path.
+fn shared_config(b: &TestBrain, schema: &str, prefix: &str) -> std::path::PathBuf {
+    let path = b.path("shared.toml");
+    let toml = format!(
+        "[store]\nkind = \"postgres\"\nurl = {}\nschema = \"{schema}\"\npool_size = 4\n\n[short_term]\nkind = \"redis\"\nurl = {}\nprefix = \"{prefix}\"\n",
+        serde_json::to_string(&service_url("BRAIN_TEST_POSTGRES_URL")).unwrap(),
+        serde_json::to_string(&service_url("BRAIN_TEST_REDIS_URL")).unwrap(),
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+/// `brain --config CONFIG --data-dir DIR --json serve --http 127.0.0.1:0`.
+fn serve(b: &TestBrain, config: &std::path::Path, data: &str) -> (Child, String) {
+    let mut cmd = b.command();
+    cmd.args(["--config", config.to_str().unwrap(), "--data-dir"])
+        .arg(b.path(data))
+        .args(["--json", "serve", "--http", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (child, v["listening"].as_str().unwrap().to_owned())
+}
+
+fn stop(mut child: Child) {
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+async fn recall(addr: &str, query: &str) -> Result<Vec<String>, reqwest::Error> {
+    let v: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/memories/recall"))
+        .json(&json!({"query": query, "scope": {"user": "team"}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(v["hits"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter_map(|x| x["memory"]["content"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Polls `f` until it holds or `bound` passes; returns how long it took.
+async fn within<F, Fut>(bound: Duration, mut f: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < bound {
+        if f().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_one_postgres_and_redis() -> TestResult {
+    let b = TestBrain::new();
+    let config = shared_config(&b, &unique("brain_two"), &unique("two"));
+    let (a, addr_a) = serve(&b, &config, "node-a");
+    let (c, addr_b) = serve(&b, &config, "node-b");
+    let http = reqwest::Client::new();
+
+    // Remembered through A, recalled through B (whose index catches up from the store's
+    // embedding log before each recall).
+    let r = http
+        .post(format!("http://{addr_a}/v1/memories"))
+        .json(&json!({"content": "The payments service owns the ledger database", "scope": {"user": "team"}}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await?["id"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let seen = within(Duration::from_secs(10), || async {
+        recall(&addr_b, "who owns the ledger database?")
+            .await
+            .is_ok_and(|h| h.first().is_some_and(|c| c.contains("ledger")))
+    })
+    .await;
+    let delay = seen.expect("node B did not recall node A's memory within 10 s");
+    eprintln!("node B recalled node A's memory after {delay:?}");
+
+    // Forgotten through B, gone from A.
+    let r = http
+        .delete(format!("http://{addr_b}/v1/memories/{id}"))
+        .send()
+        .await?;
+    assert_eq!(r.json::<Value>().await?["forgotten"], true);
+    let gone = within(Duration::from_secs(10), || async {
+        recall(&addr_a, "who owns the ledger database?")
+            .await
+            .is_ok_and(|h| h.is_empty())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "node A still recalls a memory node B forgot"
+    );
+
+    // A context window written through A is read through B.
+    for (role, content) in [
+        ("user", "roll back the deploy"),
+        ("assistant", "rolling back"),
+    ] {
+        let r = http
+            .post(format!("http://{addr_a}/v1/context/messages"))
+            .json(&json!({"role": role, "content": content, "scope": {"user": "team", "session": "incident-7"}}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+    }
+    let w: Value = http
+        .get(format!(
+            "http://{addr_b}/v1/context?user=team&session=incident-7"
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let contents: Vec<&str> = w["messages"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|x| x["content"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(contents, ["roll back the deploy", "rolling back"]);
+
+    stop(a);
+    stop(c);
+    Ok(())
+}
