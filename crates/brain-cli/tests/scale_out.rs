@@ -107,7 +107,8 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_postgres_and_redis() -> TestResult {
     let b = TestBrain::new();
-    let config = shared_config(&b, &unique("brain_two"), &unique("two"));
+    let schema = unique("brain_two");
+    let config = shared_config(&b, &schema, &unique("two"));
     let (a, addr_a) = serve(&b, &config, "node-a");
     let (c, addr_b) = serve(&b, &config, "node-b");
     let http = reqwest::Client::new();
@@ -178,5 +179,22 @@ async fn two_processes_share_one_postgres_and_redis() -> TestResult {
 
     stop(a);
     stop(c);
+    let r = http
+        .get(format!("http://{addr_b}/health"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(r.is_err(), "node B stopped");
+    let (client, conn) = tokio_postgres::connect(
+        &service_url("BRAIN_TEST_POSTGRES_URL"),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    let task = tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await?;
+    drop(client);
+    let _ = task.await;
     Ok(())
 }
