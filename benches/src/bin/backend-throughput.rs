@@ -166,6 +166,14 @@ async fn main() -> Result<()> {
     let brain = brain_on(pg, &pg_dir).await?;
     let p = measure(brain.clone(), &a, &sentences).await?;
     brain.close().await?;
+    drop(brain);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    let conn = tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await?;
+    drop(client);
+    let _ = conn.await;
 
     let ratio = |pg: f64, sq: f64| pg / sq;
     if a.json {
