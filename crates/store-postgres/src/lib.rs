@@ -22,7 +22,7 @@
 //!   columns with GIN indexes, built with a copy of the `english` configuration
 //!   (Snowball stemming) whose stop words are dropped on the query side, as
 //!   store-sqlite does. A memory's content is weighted above its context, hits are
-//!   ranked with `ts_rank_cd`, and queries are built from the text's words only, so no
+//!   ranked with `ts_rank`, and queries are built from the text's words only, so no
 //!   text is query syntax. Scope and filter conditions run inside the SQL (metadata
 //!   conditions through a jsonb projection of the metadata's scalars).
 //! - **Embedding log.** Every change to a memory's embedding, or to what vector filters
