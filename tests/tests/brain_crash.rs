@@ -17,7 +17,7 @@
 //! Each round spawns the worker on the same directory with a new seed. A failure names
 //! the round and the seed of the worker that was killed.
 //!
-//! The CI-sized run (25 kills by default, `BRAIN_BRAIN_CRASH_KILLS` to change) runs with
+//! The CI-sized run (40 kills by default, `BRAIN_BRAIN_CRASH_KILLS` to change) runs with
 //! `cargo test -p brain-tests --test brain_crash`. The large run:
 //!
 //! ```text
@@ -400,7 +400,7 @@ async fn acknowledged_writes_survive_kill_9_of_the_brain() {
     let kills: u64 = std::env::var("BRAIN_BRAIN_CRASH_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(25);
+        .unwrap_or(40);
     let started = Instant::now();
     let mut rng = XorShift::new(0xB4A1_2C0F_FEE0_0D15);
     let mut model = Model::default();
