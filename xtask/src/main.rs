@@ -7,6 +7,9 @@
 //!   store-sqlite's write benchmarks and the seed's Python write path on the same machine
 //!   and prints a comparison.
 //! - `cargo xtask eval locomo [DIR]`: LoCoMo recall through the brain (see `eval.rs`).
+//! - `cargo xtask crash [--kills N]`: the large brain crash run (`tests/tests/brain_crash.rs`
+//!   in release with `BRAIN_BRAIN_CRASH_KILLS=N`, 250 by default): N `kill -9`s of a
+//!   brain process mid-write, every acknowledged write checked after each.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -38,11 +41,20 @@ enum Cmd {
         #[command(subcommand)]
         bench: Option<BenchCmd>,
     },
+    /// The large crash run: the brain crash test in release with N random `kill -9`s.
+    Crash(CrashArgs),
     /// Runs an evaluation of the brain on a public data set.
     Eval {
         #[command(subcommand)]
         eval: eval::EvalCmd,
     },
+}
+
+#[derive(Debug, Args)]
+struct CrashArgs {
+    /// How many times the brain process is killed.
+    #[arg(long, default_value_t = 250)]
+    kills: u64,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +230,21 @@ fn main() -> ExitCode {
             ]);
             cmd.args(args);
             run_step("bench backends", cmd)
+        }
+        Cmd::Crash(args) => {
+            let mut cmd = cargo();
+            cmd.args([
+                "test",
+                "--release",
+                "-p",
+                "brain-tests",
+                "--test",
+                "brain_crash",
+                "--",
+                "--nocapture",
+            ])
+            .env("BRAIN_BRAIN_CRASH_KILLS", args.kills.to_string());
+            run_step("crash", cmd)
         }
         Cmd::Eval { eval } => eval::eval(&eval),
     };

@@ -350,7 +350,10 @@ impl Brain {
     /// Re-embeds every memory of the brain `config` describes with the configured
     /// embedder, pins it, and rebuilds the index: the way out of an embedder mismatch,
     /// and the repair for memories stored without an embedding. Stopping half-way loses
-    /// no memory; running it again finishes the job.
+    /// no memory; running it again finishes the job. With the embedder unchanged the old
+    /// embeddings are replaced in place, so even a crash part-way leaves every memory
+    /// searchable; after a change of embedder, memories not yet re-embedded when it
+    /// stopped have no embedding until it runs again.
     #[tracing::instrument(skip_all, fields(data_dir = %config.data_dir.display()))]
     pub async fn reindex(config: BrainConfig, progress: &dyn Progress) -> Result<Brain> {
         config.validate()?;
@@ -359,7 +362,12 @@ impl Brain {
         let llm = engines::configured_llm(&config)?;
         let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
         let store = engines::configured_store(&config).await?;
-        store.clear_embeddings().await?;
+        // With the pinned embedder unchanged, each page's embeddings replace the old ones
+        // in place, so a crash part-way leaves every memory with a valid embedding. Only a
+        // change of embedder has to clear them first (the old vectors are unusable).
+        if store.embedder().await?.as_ref() != Some(embedder.info()) {
+            store.clear_embeddings().await?;
+        }
         store.pin_embedder(embedder.info()).await?;
         let vectors = config.vectors_dir();
         if vectors.exists() {
