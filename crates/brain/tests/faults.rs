@@ -134,8 +134,12 @@ async fn a_full_disk_fails_writes_clearly_and_keeps_every_acknowledged_memory() 
         );
         // Still full: reads work and see exactly what was acknowledged.
         assert_all_there(&b, &acked).await;
-        let again = b.remember(NewMemory::new("one more")).await.unwrap_err();
-        assert_eq!(again.kind(), ErrorKind::Unavailable, "{again:?}");
+        // Another write may fit in space freed by the failed one; if not, same error.
+        match b.remember(NewMemory::new(text(99_999, 2_000))).await {
+            Ok(m) => acked.push((m.id, m.content)),
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}"),
+        }
+        assert_all_there(&b, &acked).await;
         let _ = b.close().await;
         acked
     };
@@ -202,6 +206,7 @@ async fn resetting_server() -> String {
         while let Ok((mut sock, _)) = listener.accept().await {
             let mut buf = vec![0u8; 64 * 1024];
             let _ = tokio::time::timeout(Duration::from_millis(300), sock.read(&mut buf)).await;
+            #[allow(deprecated)] // A zero linger does not block: it resets at once.
             let _ = sock.set_linger(Some(Duration::ZERO));
             drop(sock);
         }

@@ -84,6 +84,7 @@ async fn faulty_server(fault: Fault, kind: &'static str) -> String {
                     }
                 }
                 // Linger 0: closing sends a reset rather than a clean FIN.
+                #[allow(deprecated)] // A zero linger does not block: it resets at once.
                 let _ = sock.set_linger(Some(Duration::ZERO));
                 drop(sock);
             });
