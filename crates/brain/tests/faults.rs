@@ -174,8 +174,10 @@ async fn a_read_only_data_dir_fails_clearly_and_loses_nothing() {
         acked
     };
     fs.remount("ro");
-    // Documented behaviour: opening a brain on a read-only directory either fails with
-    // `Unavailable`, or succeeds for reads and then fails every write with `Unavailable`.
+    // Opening a brain on a read-only directory fails with `Unavailable` today (SQLite
+    // cannot open the database read-write: "unable to open database file"); a brain
+    // that opened for reads would have to fail every write with `Unavailable` instead.
+    // Either way nothing is lost, checked below.
     match Brain::open(config(&fs.dir)).await {
         Err(e) => {
             assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
