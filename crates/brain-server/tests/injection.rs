@@ -95,7 +95,7 @@ async fn injection_text_is_stored_and_recalled_verbatim_over_rest_and_mcp() -> T
     )
     .await?;
     let got = contents(&r);
-    assert!(got.iter().any(|c| *c == mcp_text), "{r}");
+    assert!(got.contains(&mcp_text), "{r}");
     assert!(got.iter().any(|c| c == INJECTION), "{r}");
 
     // Query syntax through MCP is data too.
