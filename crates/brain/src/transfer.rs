@@ -101,10 +101,11 @@ pub enum ExportLineError {
 /// ```
 /// use brain::transfer::{parse_export_line, ExportLineError};
 /// assert!(matches!(parse_export_line("{"), Err(ExportLineError::Json(_))));
-/// assert!(matches!(
-///     parse_export_line(r#"{"type":"header","version":99,"exported_at":0,"embedder":{"name":"x","dimension":1}}"#),
-///     Err(ExportLineError::NewerVersion(99)) | Err(ExportLineError::Json(_))
-/// ));
+/// let header = |v: u32| {
+///     format!(r#"{{"type":"header","version":{v},"exported_at":0,"embedder":{{"model_id":"x","dimension":8}}}}"#)
+/// };
+/// assert!(matches!(parse_export_line(&header(1)), Ok(brain::ExportLine::Header { .. })));
+/// assert_eq!(parse_export_line(&header(99)), Err(ExportLineError::NewerVersion(99)));
 /// ```
 pub fn parse_export_line(text: &str) -> std::result::Result<ExportLine, ExportLineError> {
     let parsed: ExportLine =
