@@ -212,3 +212,30 @@ fn deep_metadata_and_bad_config_values_are_refused() {
     assert_eq!(run.code, 4, "{run:?}");
     intact(&b);
 }
+
+#[test]
+fn a_read_only_data_dir_exits_6_with_a_hint_and_loses_nothing() {
+    let b = TestBrain::new();
+    let _fs = Tmpfs::mount(&b.data(), "size=16m");
+    b.remember("precious memory about tabs", &["--user", "me"]);
+    let remount = |opt: &str| {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{opt}")])
+            .arg(b.data())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "remount {opt}: {out:?}");
+    };
+    remount("ro");
+    // Reads and writes both fail clearly: the store cannot be opened read-write.
+    for args in [
+        vec!["recall", "tabs", "--user", "me"],
+        vec!["remember", "not stored", "--user", "me"],
+    ] {
+        let run = b.run(&args);
+        run.fails(6, "");
+        assert!(run.stderr.contains("hint:"), "{run:?}");
+    }
+    remount("rw");
+    intact(&b);
+}
