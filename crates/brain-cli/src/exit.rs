@@ -154,8 +154,13 @@ pub fn classify(error: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<embed::EmbedError>() {
             return Exit::from_kind(e.kind());
         }
-        if cause.is::<std::io::Error>() {
-            return Exit::Unavailable;
+        if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            // Bad bytes read (invalid UTF-8 on stdin) are the input's fault, not the disk's.
+            return if e.kind() == std::io::ErrorKind::InvalidData {
+                Exit::InvalidInput
+            } else {
+                Exit::Unavailable
+            };
         }
     }
     Exit::Failure

@@ -66,7 +66,7 @@ mod ingest;
 pub mod learn;
 pub mod reason;
 mod short_term;
-mod transfer;
+pub mod transfer;
 
 pub use brain::{
     Brain, BrainBuilder, BrainStats, PATTERN_KIND, PatternMatch, PruneRule, RecallHit, RecallMode,
@@ -82,4 +82,7 @@ pub use reason::{
     FeedbackLearned, FeedbackRequest, FeedbackSource, ReasonCall, ReasonOutcome, ReasonRequest,
 };
 pub use short_term::InProcessShortTerm;
-pub use transfer::{EXPORT_VERSION, ExportLine, NoProgress, Progress, TransferCounts};
+pub use transfer::{
+    EXPORT_VERSION, ExportLine, ExportLineError, NoProgress, Progress, TransferCounts,
+    parse_export_line,
+};

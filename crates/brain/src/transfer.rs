@@ -79,6 +79,72 @@ pub struct TransferCounts {
     pub policies: u64,
 }
 
+/// Why one line of an export cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportLineError {
+    /// Not a JSON export line (bad JSON, unknown `type`, missing or mistyped fields).
+    #[error("{0}")]
+    Json(String),
+    /// The header announces a format newer than [`EXPORT_VERSION`].
+    #[error("export format {0} is newer than this brain reads ({EXPORT_VERSION})")]
+    NewerVersion(u32),
+    /// A memory, record or policy that parses but breaks a limit or invariant.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Parses and validates one line of a JSONL export (surrounding whitespace ignored), as
+/// [`Brain::import_jsonl`] does for every line before writing anything. Total: any
+/// string gives a line or an error, never a panic. Checks against what is stored
+/// (clashing ids, existing policies) are the import's, not this function's.
+///
+/// ```
+/// use brain::transfer::{parse_export_line, ExportLineError};
+/// assert!(matches!(parse_export_line("{"), Err(ExportLineError::Json(_))));
+/// let header = |v: u32| {
+///     format!(r#"{{"type":"header","version":{v},"exported_at":0,"embedder":{{"model_id":"x","dimension":8}}}}"#)
+/// };
+/// assert!(matches!(parse_export_line(&header(1)), Ok(brain::ExportLine::Header { .. })));
+/// assert_eq!(parse_export_line(&header(99)), Err(ExportLineError::NewerVersion(99)));
+/// ```
+pub fn parse_export_line(text: &str) -> std::result::Result<ExportLine, ExportLineError> {
+    let parsed: ExportLine =
+        serde_json::from_str(text.trim()).map_err(|e| ExportLineError::Json(e.to_string()))?;
+    match &parsed {
+        ExportLine::Header { version, .. } if *version > EXPORT_VERSION => {
+            return Err(ExportLineError::NewerVersion(*version));
+        }
+        ExportLine::Header { .. } => {}
+        ExportLine::Memory(m) => memory_to_new(m.clone())
+            .validate()
+            .map_err(|e| ExportLineError::Invalid(e.to_string()))?,
+        ExportLine::Record(r) => r
+            .validate()
+            .map_err(|e| ExportLineError::Invalid(e.to_string()))?,
+        ExportLine::Policy(p) => {
+            memory_core::validate_policy(&p.name, &p.kind, &p.state)
+                .map_err(|e| ExportLineError::Invalid(e.to_string()))?;
+        }
+    }
+    Ok(parsed)
+}
+
+/// The write that restores an exported memory exactly (id, times, expiry).
+fn memory_to_new(m: Memory) -> NewMemory {
+    NewMemory {
+        id: Some(m.id),
+        content: m.content,
+        context: m.context,
+        kind: m.kind,
+        scope: m.scope,
+        metadata: m.metadata,
+        importance: m.importance,
+        expires_at: m.expires_at,
+        created_at: Some(m.created_at),
+        updated_at: Some(m.updated_at),
+    }
+}
+
 impl Brain {
     /// Writes every memory and record as JSONL.
     #[tracing::instrument(skip_all)]
@@ -233,45 +299,15 @@ impl Brain {
             if text.is_empty() {
                 continue;
             }
-            let parsed: ExportLine =
-                serde_json::from_str(text).map_err(|e| BrainError::Import {
-                    line: n,
-                    message: e.to_string(),
-                })?;
             let bad = |m: String| BrainError::Import {
                 line: n,
                 message: m,
             };
-            match parsed {
-                ExportLine::Header { version, .. } if version > EXPORT_VERSION => {
-                    return Err(bad(format!(
-                        "export format {version} is newer than this brain reads ({EXPORT_VERSION})"
-                    )));
-                }
+            match parse_export_line(text).map_err(|e| bad(e.to_string()))? {
                 ExportLine::Header { .. } => {}
-                ExportLine::Memory(m) => {
-                    let new = NewMemory {
-                        id: Some(m.id),
-                        content: m.content,
-                        context: m.context,
-                        kind: m.kind,
-                        scope: m.scope,
-                        metadata: m.metadata,
-                        importance: m.importance,
-                        expires_at: m.expires_at,
-                        created_at: Some(m.created_at),
-                        updated_at: Some(m.updated_at),
-                    };
-                    new.validate().map_err(|e| bad(e.to_string()))?;
-                    memories.push((n, new));
-                }
-                ExportLine::Record(r) => {
-                    r.validate().map_err(|e| bad(e.to_string()))?;
-                    records.push((n, r));
-                }
+                ExportLine::Memory(m) => memories.push((n, memory_to_new(m))),
+                ExportLine::Record(r) => records.push((n, r)),
                 ExportLine::Policy(p) => {
-                    memory_core::validate_policy(&p.name, &p.kind, &p.state)
-                        .map_err(|e| bad(e.to_string()))?;
                     if self.store().get_policy(&p.name).await?.is_some() {
                         return Err(bad(format!("policy `{}` is already in this brain", p.name)));
                     }

@@ -102,6 +102,14 @@ impl From<SqliteError> for memory_core::Error {
             {
                 Error::unavailable(s.to_string(), e)
             }
+            // An I/O error (writing, syncing, or growing the shared-memory file) is the
+            // disk's fault, not the data's: on a full disk SQLite often reports this
+            // (SQLITE_IOERR_SHMSIZE, _WRITE, _FSYNC) instead of SQLITE_FULL.
+            SqliteError::Sqlite(ref s)
+                if s.sqlite_error_code() == Some(ErrorCode::SystemIoFailure) =>
+            {
+                Error::unavailable(format!("{s} (is the disk full, read-only or failing?)"), e)
+            }
             other => Error::backend(other.to_string(), other),
         }
     }
