@@ -127,7 +127,11 @@ async fn processes_and_tasks_share_one_embedded_brain() {
             .args(["-c", &format!("kill -TERM {}", child.id())])
             .status();
         let mut child = child;
-        assert_eq!(child.wait().unwrap().code(), Some(0), "a server did not stop cleanly");
+        assert_eq!(
+            child.wait().unwrap().code(),
+            Some(0),
+            "a server did not stop cleanly"
+        );
     }
 
     let mut config = BrainConfig {
@@ -138,10 +142,16 @@ async fn processes_and_tasks_share_one_embedded_brain() {
     let brain = Brain::open(config).await.unwrap();
     for (id, content) in &all.memories {
         let m = brain.get(id.parse().unwrap()).await.unwrap();
-        assert_eq!(m.map(|m| m.content).as_deref(), Some(content.as_str()), "lost {id}");
+        assert_eq!(
+            m.map(|m| m.content).as_deref(),
+            Some(content.as_str()),
+            "lost {id}"
+        );
     }
     let stored = brain
-        .count(&MemoryFilter::scoped(Scope::user("team")).with_kind(memory_core::MemoryKind::fact()))
+        .count(
+            &MemoryFilter::scoped(Scope::user("team")).with_kind(memory_core::MemoryKind::fact()),
+        )
         .await
         .unwrap();
     assert_eq!(stored, all.memories.len() as u64);
@@ -152,7 +162,10 @@ async fn processes_and_tasks_share_one_embedded_brain() {
         "a lost update on the pattern counter"
     );
     let stats = brain.stats().await.unwrap();
-    assert_eq!(stats.indexed as u64, stats.store.embeddings, "index agrees with the store");
+    assert_eq!(
+        stats.indexed as u64, stats.store.embeddings,
+        "index agrees with the store"
+    );
     brain.close().await.unwrap();
     eprintln!(
         "{SERVERS} processes x {CLIENTS_PER_SERVER} clients: {} memories, {} pattern successes, {} recalls acknowledged; none failed or lost",
