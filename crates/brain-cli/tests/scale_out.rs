@@ -108,7 +108,8 @@ where
 async fn two_processes_share_one_postgres_and_redis() -> TestResult {
     let b = TestBrain::new();
     let schema = unique("brain_two");
-    let config = shared_config(&b, &schema, &unique("two"));
+    let prefix = unique("two");
+    let config = shared_config(&b, &schema, &prefix);
     let (a, addr_a) = serve(&b, &config, "node-a");
     let (c, addr_b) = serve(&b, &config, "node-b");
     let http = reqwest::Client::new();
@@ -196,5 +197,18 @@ async fn two_processes_share_one_postgres_and_redis() -> TestResult {
         .await?;
     drop(client);
     let _ = task.await;
+    let redis = store_redis::RedisShortTerm::connect_with(
+        &service_url("BRAIN_TEST_REDIS_URL"),
+        store_redis::RedisOptions {
+            prefix,
+            ..Default::default()
+        },
+    )
+    .await?;
+    memory_core::ShortTermMemory::clear(
+        &redis,
+        &memory_core::Scope::user("team").with_session("incident-7"),
+    )
+    .await?;
     Ok(())
 }
