@@ -8,32 +8,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use brain::config::EmbedderKind;
 use brain::{Brain, BrainConfig};
-use common::TestBrain;
+use common::{Served, TestBrain};
 use memory_core::{MemoryFilter, Scope};
 use serde_json::{Value, json};
 
 const SERVERS: usize = 3;
 const CLIENTS_PER_SERVER: usize = 4;
 const ROUNDS: usize = 25;
-
-fn serve(b: &TestBrain) -> (Child, String) {
-    let mut cmd = b.command();
-    cmd.args(["--json", "serve", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    (child, v["listening"].as_str().unwrap().to_owned())
-}
 
 #[derive(Default)]
 struct Acks {
@@ -92,10 +75,10 @@ async fn client(addr: String, pattern: i64, c: usize) -> Acks {
 async fn processes_and_tasks_share_one_embedded_brain() {
     let b = TestBrain::new();
     b.run(&["init"]).ok();
-    let servers: Vec<(Child, String)> = (0..SERVERS).map(|_| serve(&b)).collect();
+    let servers: Vec<Served> = (0..SERVERS).map(|_| b.serve_http::<&str>(&[])).collect();
     let http = reqwest::Client::new();
     let created: Value = http
-        .post(format!("http://{}/v1/patterns", servers[0].1))
+        .post(format!("http://{}/v1/patterns", servers[0].addr))
         .json(&json!({"pattern_type": "error_fix", "context": "linker killed: out of memory", "solution": "set CARGO_BUILD_JOBS=1", "scope": {"user": "team"}}))
         .send()
         .await
@@ -106,10 +89,10 @@ async fn processes_and_tasks_share_one_embedded_brain() {
     let pattern = created["pattern"]["id"].as_i64().unwrap();
 
     let mut tasks = Vec::new();
-    for (s, (_, addr)) in servers.iter().enumerate() {
+    for (s, server) in servers.iter().enumerate() {
         for c in 0..CLIENTS_PER_SERVER {
             tasks.push(tokio::spawn(client(
-                addr.clone(),
+                server.addr.clone(),
                 pattern,
                 s * CLIENTS_PER_SERVER + c,
             )));
@@ -122,16 +105,8 @@ async fn processes_and_tasks_share_one_embedded_brain() {
         all.successes += a.successes;
         all.recalls += a.recalls;
     }
-    for (child, _) in servers {
-        let _ = std::process::Command::new("sh")
-            .args(["-c", &format!("kill -TERM {}", child.id())])
-            .status();
-        let mut child = child;
-        assert_eq!(
-            child.wait().unwrap().code(),
-            Some(0),
-            "a server did not stop cleanly"
-        );
+    for server in servers {
+        assert_eq!(server.stop(), Some(0), "a server did not stop cleanly");
     }
 
     let mut config = BrainConfig {

@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestBrain;
@@ -44,30 +42,6 @@ fn shared_config(b: &TestBrain, schema: &str, prefix: &str) -> std::path::PathBu
     );
     std::fs::write(&path, toml).unwrap();
     path
-}
-
-/// `brain --config CONFIG --data-dir DIR --json serve --http 127.0.0.1:0`.
-fn serve(b: &TestBrain, config: &std::path::Path, data: &str) -> (Child, String) {
-    let mut cmd = b.command();
-    cmd.args(["--config", config.to_str().unwrap(), "--data-dir"])
-        .arg(b.path(data))
-        .args(["--json", "serve", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    (child, v["listening"].as_str().unwrap().to_owned())
-}
-
-fn stop(mut child: Child) {
-    let _ = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 async fn recall(addr: &str, query: &str) -> Result<Vec<String>, reqwest::Error> {
@@ -110,8 +84,17 @@ async fn two_processes_share_one_postgres_and_redis() -> TestResult {
     let schema = unique("brain_two");
     let prefix = unique("two");
     let config = shared_config(&b, &schema, &prefix);
-    let (a, addr_a) = serve(&b, &config, "node-a");
-    let (c, addr_b) = serve(&b, &config, "node-b");
+    let node = |data: &str| {
+        b.serve_http(&[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--data-dir".as_ref(),
+            b.path(data).as_os_str(),
+        ])
+    };
+    let a = node("node-a");
+    let c = node("node-b");
+    let (addr_a, addr_b) = (a.addr.clone(), c.addr.clone());
     let http = reqwest::Client::new();
 
     // Remembered through A, recalled through B (whose index catches up from the store's
@@ -178,8 +161,8 @@ async fn two_processes_share_one_postgres_and_redis() -> TestResult {
         .unwrap_or_default();
     assert_eq!(contents, ["roll back the deploy", "rolling back"]);
 
-    stop(a);
-    stop(c);
+    assert_eq!(a.stop(), Some(0));
+    assert_eq!(c.stop(), Some(0));
     let r = http
         .get(format!("http://{addr_b}/health"))
         .timeout(Duration::from_secs(2))

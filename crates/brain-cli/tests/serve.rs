@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use common::TestBrain;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -60,36 +57,11 @@ async fn an_agent_uses_the_brain_over_stdio_mcp() -> TestResult {
     Ok(())
 }
 
-/// Starts `brain --json serve --http 127.0.0.1:0 EXTRA` and returns it with its address.
-fn start_http(
-    b: &TestBrain,
-    extra: &[&str],
-) -> Result<(Child, String), Box<dyn std::error::Error + Send + Sync>> {
-    let mut cmd = b.command();
-    cmd.args(extra)
-        .args(["--json", "serve", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd.spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let v: Value = serde_json::from_str(&line)?;
-    let addr = v["listening"].as_str().ok_or("no address")?.to_owned();
-    Ok((child, addr))
-}
-
-/// SIGTERM through the shell's builtin `kill` (a fresh machine may lack procps).
-fn sigterm(child: &Child) -> std::io::Result<std::process::ExitStatus> {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_server_stops_on_sigterm_keeping_acknowledged_writes() -> TestResult {
     let b = TestBrain::new();
-    let (mut child, addr) = start_http(&b, &[])?;
+    let server = b.serve_http::<&str>(&[]);
+    let addr = server.addr.clone();
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -106,9 +78,7 @@ async fn http_server_stops_on_sigterm_keeping_acknowledged_writes() -> TestResul
                 .to_owned(),
         );
     }
-    assert!(sigterm(&child)?.success());
-    let status = child.wait()?;
-    assert_eq!(status.code(), Some(0), "a clean stop");
+    assert_eq!(server.stop(), Some(0), "a clean stop");
     let stats = b.stats();
     assert_eq!(stats["store"]["memories"], 20, "{stats}");
     let found = b.run(&[
@@ -158,7 +128,8 @@ async fn a_new_token_works_once_configured() -> TestResult {
     let config = b.path("brain.toml");
     std::fs::write(&config, entry)?;
     let config = config.to_string_lossy().into_owned();
-    let (mut child, addr) = start_http(&b, &["--config", &config])?;
+    let server = b.serve_http(&["--config", &config]);
+    let addr = server.addr.clone();
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/v1/memories");
     let denied = client
@@ -175,8 +146,7 @@ async fn a_new_token_works_once_configured() -> TestResult {
         .await?;
     assert_eq!(ok.status(), 201);
     assert_eq!(ok.json::<Value>().await?["scope"]["user"], "dave");
-    assert!(sigterm(&child)?.success());
-    assert_eq!(child.wait()?.code(), Some(0));
+    assert_eq!(server.stop(), Some(0));
     Ok(())
 }
 

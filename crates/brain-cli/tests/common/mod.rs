@@ -166,3 +166,46 @@ pub fn contents(hits: &Value) -> Vec<String> {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// A running `brain serve --http` and the address it listens on.
+pub struct Served {
+    /// The process.
+    pub child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl TestBrain {
+    /// Starts `brain EXTRA --json serve --http 127.0.0.1:0` and reads the address it
+    /// printed; stderr is inherited so a failing server shows why.
+    pub fn serve_http<S: AsRef<std::ffi::OsStr>>(&self, extra: &[S]) -> Served {
+        let mut cmd = self.command();
+        cmd.args(extra)
+            .args(["--json", "serve", "--http", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let addr = v["listening"].as_str().unwrap().to_owned();
+        Served { child, addr }
+    }
+}
+
+impl Served {
+    /// Sends SIGTERM (through the shell's builtin `kill`: a fresh machine may lack procps)
+    /// and waits; returns the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        let sent = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        self.child.wait().unwrap().code()
+    }
+}
