@@ -29,6 +29,16 @@ pub const PATTERN_KIND: &str = "code_pattern";
 /// Most memories written in one store transaction by the bulk operations.
 const BATCH: usize = 256;
 
+/// Kinds the brain writes and reads back itself; callers cannot write them, so a link
+/// such as a pattern memory's `pattern_id` is only ever the brain's own.
+pub const RESERVED_KINDS: &[&str] = &[PATTERN_KIND];
+
+/// Most bytes one neighbouring memory adds to a thread memory's context (and to the text
+/// it is embedded from): a long neighbour is cut, never the memory itself.
+pub const MAX_NEIGHBOUR_BYTES: usize = 2048;
+/// Most bytes of a memory's context built from its neighbours.
+pub const MAX_CONTEXT_BYTES: usize = 16 << 10;
+
 /// Which lists recall draws from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -394,6 +404,15 @@ impl Brain {
         Ok(())
     }
 
+    /// Brings the index up to a write that has committed. The write stands whatever
+    /// happens here: a failure (a snapshot racing another process's, a full disk) is
+    /// logged, and the next call or open catches up from the store.
+    async fn after_commit(&self) {
+        if let Err(e) = self.sync_index().await {
+            tracing::warn!(error = %e, "the index could not catch up after a committed write; it will on the next call");
+        }
+    }
+
     // ---- memories -------------------------------------------------------------------
 
     /// Stores a memory, its embedding and its index entry as one logical operation.
@@ -412,6 +431,17 @@ impl Brain {
     /// transaction. Every memory is checked before anything is written.
     #[tracing::instrument(skip_all, fields(n = memories.len()))]
     pub async fn remember_many(&self, memories: Vec<NewMemory>) -> Result<Vec<Memory>> {
+        for m in &memories {
+            if RESERVED_KINDS.contains(&m.kind.as_str()) {
+                return Err(reserved_kind(m.kind.as_str()));
+            }
+        }
+        self.remember_unchecked(memories).await
+    }
+
+    /// [`Brain::remember_many`] without the reserved-kind check, for the brain's own
+    /// memories (pattern entries).
+    pub(crate) async fn remember_unchecked(&self, memories: Vec<NewMemory>) -> Result<Vec<Memory>> {
         let mut memories = memories;
         for m in &mut memories {
             m.validate()?;
@@ -419,29 +449,49 @@ impl Brain {
         }
         let (texts, predecessor_updates) = self.thread_context(&mut memories).await?;
         let mut out = Vec::with_capacity(memories.len());
-        for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
-            let ops = self.put_ops(chunk, texts).await?;
-            for outcome in self.store.write_batch(ops).await? {
-                if let WriteOutcome::Memory(m) = outcome {
+        let mut updates = predecessor_updates.into_iter().map(|(id, context)| {
+            WriteOp::UpdateMemory {
+                id,
+                patch: MemoryPatch {
+                    context: Some(context),
+                    ..MemoryPatch::default()
+                },
+            }
+        });
+        let n_chunks = memories.len().div_ceil(BATCH);
+        for (i, (chunk, texts)) in memories.chunks(BATCH).zip(texts.chunks(BATCH)).enumerate() {
+            let mut ops = self.put_ops(chunk, texts).await?;
+            if i + 1 == n_chunks {
+                // A predecessor's new neighbour commits with the memory it names.
+                ops.extend(updates.by_ref());
+            }
+            for outcome in self.write_missing_tolerant(ops).await? {
+                if let WriteOutcome::Memory(m) = outcome
+                    && chunk.iter().any(|c| c.id == Some(m.id))
+                {
                     out.push(m);
                 }
             }
         }
-        for (id, context) in predecessor_updates {
-            let patch = MemoryPatch {
-                context: Some(context),
-                ..MemoryPatch::default()
-            };
-            match self.store.update_memory(id, patch).await {
-                // Forgotten meanwhile: nothing to add context to.
-                Err(e) if e.kind() == memory_core::ErrorKind::NotFound => {}
-                other => {
-                    other?;
-                }
-            }
-        }
-        self.sync_index().await?;
+        self.after_commit().await;
         Ok(out)
+    }
+
+    /// Writes `ops`; when a predecessor named by an `UpdateMemory` was forgotten
+    /// meanwhile, writes the batch again without those updates (there is nothing to add
+    /// context to).
+    async fn write_missing_tolerant(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
+        let has_updates = ops.iter().any(|o| matches!(o, WriteOp::UpdateMemory { .. }));
+        match self.store.write_batch(ops.clone()).await {
+            Err(e) if has_updates && e.kind() == memory_core::ErrorKind::NotFound => {
+                let ops = ops
+                    .into_iter()
+                    .filter(|o| !matches!(o, WriteOp::UpdateMemory { .. }))
+                    .collect();
+                Ok(self.store.write_batch(ops).await?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// `PutMemory` and `PutEmbedding` for each memory (which has its id), embedded from
@@ -449,7 +499,10 @@ impl Brain {
     async fn put_ops(&self, memories: &[NewMemory], texts: &[String]) -> Result<Vec<WriteOp>> {
         let own: Vec<String> = memories.iter().map(|m| m.content.clone()).collect();
         let vectors = embed_blended(self.embedder.as_ref(), &own, texts).await?;
-        let mut ops = Vec::with_capacity(memories.len() * 2);
+        let mut ops = Vec::with_capacity(memories.len() * 2 + 1);
+        // Vectors of this brain's embedder only: if another process re-embedded the store
+        // with another model meanwhile, the batch fails whole.
+        ops.push(WriteOp::ExpectEmbedder(self.embedder.info().clone()));
         for (m, vector) in memories.iter().zip(vectors) {
             let id =
                 m.id.ok_or_else(|| BrainError::Config("a memory to write has no id".into()))?;
@@ -509,16 +562,27 @@ impl Brain {
         let mut updates = Vec::new();
         for (scope, members) in threads {
             let stored = self.thread_tail(&scope, None, t.previous.max(1)).await?;
-            let mut seq: Vec<String> = stored.iter().map(|m| m.content.clone()).collect();
+            // Neighbours are cut to a bounded size, so context stays bounded however long
+            // the memories of a session are.
+            let mut seq: Vec<String> = stored
+                .iter()
+                .map(|m| cut(&m.content, MAX_NEIGHBOUR_BYTES))
+                .collect();
             let base = seq.len();
-            seq.extend(members.iter().map(|&i| memories[i].content.clone()));
+            seq.extend(
+                members
+                    .iter()
+                    .map(|&i| cut(&memories[i].content, MAX_NEIGHBOUR_BYTES)),
+            );
             if let (Some(last), Some(&first)) = (stored.last(), members.first())
                 && t.next > 0
             {
-                let next = &memories[first].content;
-                if !last.context.ends_with(next.as_str()) {
+                let next = cut(&memories[first].content, MAX_NEIGHBOUR_BYTES);
+                if !last.context.ends_with(next.as_str())
+                    && last.context.len() + 1 + next.len() <= MAX_CONTEXT_BYTES
+                {
                     let context = if last.context.is_empty() {
-                        next.clone()
+                        next
                     } else {
                         format!("{}\n{next}", last.context)
                     };
@@ -537,7 +601,7 @@ impl Brain {
                     let mut parts = vec![format!("[{d} {} {y}]", month_name(mo))];
                     parts.extend(prev.iter().cloned());
                     parts.extend(next.iter().cloned());
-                    m.context = parts.join("\n");
+                    m.context = cut(&parts.join("\n"), MAX_CONTEXT_BYTES);
                 }
             }
         }
@@ -561,7 +625,8 @@ impl Brain {
         if !ops.is_empty() {
             self.store.write_batch(ops).await?;
         }
-        self.sync_index().await
+        self.after_commit().await;
+        Ok(())
     }
 
     /// A memory by id.
@@ -574,29 +639,64 @@ impl Brain {
     /// vector of the old text.
     pub async fn update(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory> {
         patch.validate()?;
-        let new_text = patch.content.clone();
-        let m = self.store.update_memory(id, patch).await?;
-        if new_text.is_some() {
+        if let Some(kind) = &patch.kind
+            && RESERVED_KINDS.contains(&kind.as_str())
+        {
+            return Err(reserved_kind(kind.as_str()));
+        }
+        let current = self
+            .store
+            .get_memory(id)
+            .await?
+            .ok_or_else(|| memory_core::Error::NotFound {
+                what: format!("memory {id}"),
+            })?;
+        if RESERVED_KINDS.contains(&current.kind.as_str()) {
+            return Err(reserved_kind(current.kind.as_str()));
+        }
+        let mut ops = Vec::with_capacity(3);
+        if let Some(content) = &patch.content {
             // Embedded as remember embeds: a thread memory with the turns before it.
+            let kind = patch.kind.as_ref().unwrap_or(&current.kind);
             let t = self.config.threads;
             let prev: Vec<String> =
-                if t.enabled && t.previous > 0 && is_thread_member(&m.scope, &m.kind) {
-                    self.thread_tail(&m.scope, Some(m.created_at), t.previous)
+                if t.enabled && t.previous > 0 && is_thread_member(&current.scope, kind) {
+                    self.thread_tail(&current.scope, Some(current.created_at), t.previous)
                         .await?
                         .into_iter()
-                        .map(|p| p.content)
+                        .map(|p| cut(&p.content, MAX_NEIGHBOUR_BYTES))
                         .collect()
                 } else {
                     Vec::new()
                 };
-            let text = thread_text(&m.content, &prev);
-            let own = [m.content.clone()];
+            let text = thread_text(content, &prev);
+            let own = [content.clone()];
             let v = embed_blended(self.embedder.as_ref(), &own, &[text]).await?;
-            if let Some(v) = v.into_iter().next() {
-                self.store.put_embeddings(vec![(id, v)]).await?;
+            ops.push(WriteOp::ExpectEmbedder(self.embedder.info().clone()));
+            ops.push(WriteOp::UpdateMemory { id, patch });
+            // The new text's vector commits with it: the index never serves the old one.
+            if let Some(vector) = v.into_iter().next() {
+                ops.push(WriteOp::PutEmbedding { id, vector });
             }
+        } else {
+            ops.push(WriteOp::UpdateMemory { id, patch });
         }
-        self.sync_index().await?;
+        let m = self
+            .store
+            .write_batch(ops)
+            .await?
+            .into_iter()
+            .find_map(|o| match o {
+                WriteOutcome::Memory(m) => Some(m),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                BrainError::Core(memory_core::Error::Backend {
+                    message: "the store returned no memory for an update".into(),
+                    source: None,
+                })
+            })?;
+        self.after_commit().await;
         Ok(m)
     }
 
@@ -635,7 +735,7 @@ impl Brain {
     #[tracing::instrument(skip(self))]
     pub async fn forget(&self, id: MemoryId) -> Result<bool> {
         let existed = self.store.delete_memory(id).await?;
-        self.sync_index().await?;
+        self.after_commit().await;
         Ok(existed)
     }
 
@@ -644,14 +744,14 @@ impl Brain {
     pub async fn forget_where(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>> {
         filter.validate()?;
         let ids = self.store.delete_memories(filter).await?;
-        self.sync_index().await?;
+        self.after_commit().await;
         Ok(ids)
     }
 
     /// Removes expired memories for good (recall already ignores them).
     pub async fn purge_expired(&self) -> Result<Vec<MemoryId>> {
         let ids = self.store.purge_expired(Timestamp::now()).await?;
-        self.sync_index().await?;
+        self.after_commit().await;
         Ok(ids)
     }
 
@@ -688,7 +788,7 @@ impl Brain {
                     .collect();
                 self.store.write_batch(ops).await?;
             }
-            self.sync_index().await?;
+            self.after_commit().await;
         }
         Ok(doomed)
     }
@@ -953,7 +1053,12 @@ impl Brain {
             if m.kind.as_str() == PATTERN_KIND
                 && let Some(pid) = m.metadata.get("pattern_id").and_then(Value::as_i64)
             {
-                if let Some(p) = self.store.get_pattern(pid).await? {
+                if let Some(p) = self
+                    .store
+                    .get_pattern(pid)
+                    .await?
+                    .filter(|p| p.scope == m.scope)
+                {
                     out.insert(m.id, outcome_from_counts(p.success_count, p.failure_count));
                 }
                 continue;
@@ -1027,8 +1132,20 @@ impl Brain {
         pattern.validate()?;
         let write = self.store.store_pattern(pattern).await?;
         if write.inserted {
-            self.index_pattern(&write.pattern).await?;
-            self.auto_distill(&write.pattern).await?;
+            // The entry needs the new pattern's id, so it cannot share the pattern's
+            // transaction; if it fails, the pattern is taken back, so the call commits
+            // nothing and fails.
+            if let Err(e) = self.index_pattern(&write.pattern).await {
+                if let Err(undo) = self.store.delete_pattern(write.pattern.id).await {
+                    tracing::error!(pattern = write.pattern.id, error = %undo, "could not take back a pattern whose entry failed");
+                }
+                return Err(e);
+            }
+            // Distilling follows from the stored pattern; the pattern stands whatever
+            // happens to it.
+            if let Err(e) = self.auto_distill(&write.pattern).await {
+                tracing::warn!(pattern = write.pattern.id, error = %e, "automatic distillation failed");
+            }
         }
         Ok(write)
     }
@@ -1045,7 +1162,15 @@ impl Brain {
             .with_kind(kind)
             .with_scope(p.scope.clone())
             .with_metadata(metadata);
-        self.remember(memory).await
+        self.remember_unchecked(vec![memory])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                BrainError::Core(memory_core::Error::Backend {
+                    message: "the store returned no memory for a pattern entry".into(),
+                    source: None,
+                })
+            })
     }
 
     /// Counts an outcome on a pattern.
@@ -1062,14 +1187,15 @@ impl Brain {
     pub async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
         let scope = self.store.get_pattern(id).await?.map(|p| p.scope);
         let existed = self.store.delete_pattern(id).await?;
-        if let Some(scope) = scope {
-            self.mark_distilled_stale(&scope, id).await?;
+        if let Some(scope) = &scope {
+            self.mark_distilled_stale(scope, id).await?;
         }
-        self.forget_where(
-            &pattern_memories(Scope::default())
-                .with_metadata(MetadataCondition::eq("pattern_id", id)),
-        )
-        .await?;
+        if let Some(scope) = scope {
+            self.forget_where(
+                &pattern_memories(scope).with_metadata(MetadataCondition::eq("pattern_id", id)),
+            )
+            .await?;
+        }
         Ok(existed)
     }
 
@@ -1101,7 +1227,11 @@ impl Brain {
             let Some(pid) = h.memory.metadata.get("pattern_id").and_then(Value::as_i64) else {
                 continue;
             };
-            if let Some(pattern) = self.store.get_pattern(pid).await? {
+            // A pattern entry is the brain's own, written in its pattern's exact scope;
+            // anything else is not a link to honour.
+            if let Some(pattern) = self.store.get_pattern(pid).await?.filter(|p| {
+                p.scope == h.memory.scope && query.scope.matches(&p.scope)
+            }) {
                 out.push(PatternMatch {
                     success_rate: pattern.success_rate(),
                     pattern,
@@ -1191,6 +1321,27 @@ impl Brain {
             embedder: self.embedder.info().clone(),
         })
     }
+}
+
+/// The error for a caller writing a kind the brain reserves.
+fn reserved_kind(kind: &str) -> BrainError {
+    BrainError::Core(memory_core::Error::InvalidInput(
+        memory_core::ValidationError::Other(format!(
+            "kind `{kind}` is reserved for the brain's own memories (use `brain pattern add` / add_pattern for code patterns)"
+        )),
+    ))
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+pub(crate) fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 pub(crate) fn pattern_memories(scope: Scope) -> MemoryFilter {

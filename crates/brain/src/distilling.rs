@@ -119,7 +119,7 @@ impl Brain {
     /// Replaces a pattern's entry in the patterns collection.
     async fn reindex_pattern(&self, p: &CodePattern) -> Result<()> {
         self.forget_where(
-            &crate::brain::pattern_memories(Scope::default())
+            &crate::brain::pattern_memories(p.scope.clone())
                 .with_metadata(MetadataCondition::eq("pattern_id", p.id)),
         )
         .await?;

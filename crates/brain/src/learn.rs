@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use memory_core::LongTermStore;
+use memory_core::{LongTermStore, Scope};
 use rl::{AnyBandit, Bandit, BetaThompson, BetaThompsonConfig, Persistent};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,24 @@ pub(crate) struct OptionPolicy {
     /// Arm `i` is `options[i]`.
     pub(crate) options: Vec<String>,
     pub(crate) bandit: AnyBandit,
+    /// Whose policy this is (recommend policies); checked on open, so a policy is only
+    /// ever read or extended for the owner it was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) owner: Option<PolicyOwner>,
 }
+
+/// The owner of a recommend policy: the exact scope the decisions were recorded in, the
+/// agent type and the task bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PolicyOwner {
+    pub(crate) scope: Scope,
+    pub(crate) agent_type: String,
+    pub(crate) bucket: String,
+}
+
+/// Most options one policy learns; an outcome that would add more is refused (before
+/// anything is written), so no caller can grow a policy without bound.
+pub const MAX_POLICY_ARMS: usize = 256;
 
 /// The policy kind recorded in the store.
 pub(crate) const OPTION_POLICY: &str = "brain_option_bandit";
@@ -40,16 +57,22 @@ impl OptionPolicy {
         Ok(OptionPolicy {
             options: Vec::new(),
             bandit: bandit.into(),
+            owner: None,
         })
     }
 
-    /// The arm of `option`, adding it when new.
-    pub(crate) fn arm(&mut self, option: &str) -> usize {
+    /// The arm of `option`, adding it when new; refused past [`MAX_POLICY_ARMS`].
+    pub(crate) fn arm(&mut self, option: &str) -> rl::Result<usize> {
         match self.options.iter().position(|o| o == option) {
-            Some(i) => i,
+            Some(i) => Ok(i),
+            None if self.options.len() >= MAX_POLICY_ARMS => Err(rl::RlError::InvalidParameter {
+                name: "options learned by one policy",
+                expected: "at most 256 (MAX_POLICY_ARMS)",
+                value: (self.options.len() + 1) as f64,
+            }),
             None => {
                 self.options.push(option.to_owned());
-                self.bandit.add_arm()
+                Ok(self.bandit.add_arm())
             }
         }
     }
@@ -72,27 +95,51 @@ fn seed_of(name: &str) -> u64 {
     })
 }
 
-/// Opens the option policy `name`.
+/// Opens the option policy `name`; with an `owner`, a stored policy made for another
+/// owner is an error (defence in depth: names are digests of their owner).
 pub(crate) async fn open_policy(
     store: Arc<dyn LongTermStore>,
     name: &str,
+    owner: Option<PolicyOwner>,
 ) -> Result<Persistent<OptionPolicy>> {
-    let init = OptionPolicy::new(seed_of(name))?;
-    Ok(Persistent::open(store, name, OPTION_POLICY, move || init).await?)
+    let mut init = OptionPolicy::new(seed_of(name))?;
+    init.owner = owner.clone();
+    let policy = Persistent::open(store, name, OPTION_POLICY, move || init).await?;
+    if let Some(want) = owner
+        && policy.get().owner.as_ref() != Some(&want)
+    {
+        return Err(memory_core::Error::Conflict(format!(
+            "policy `{name}` belongs to another owner than the one asked for"
+        ))
+        .into());
+    }
+    Ok(policy)
 }
 
-/// Registers `names` as arms of `policy` and returns the one a Thompson draw picks
-/// (saving the advanced random state).
-async fn draw(policy: &mut Persistent<OptionPolicy>, names: &[String]) -> Result<Option<String>> {
-    Ok(policy
-        .update(|p| {
-            for n in names {
-                p.arm(n);
-            }
-            let c = p.bandit.select(&[])?;
-            Ok(p.options.get(c.arm).cloned())
-        })
-        .await?)
+/// A seed that differs on every call, for draws that are not saved.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// The option a Thompson draw picks among `names`, on a copy of the policy with a fresh
+/// random source: nothing is saved, so ranking stays a read.
+fn draw(policy: &OptionPolicy, names: &[String]) -> Result<Option<String>> {
+    let mut p = policy.clone();
+    p.bandit.reseed(rl::seeded(fresh_seed()));
+    for n in names {
+        // A full policy draws among the options it already knows.
+        let _ = p.arm(n);
+    }
+    let c = p.bandit.select(&[]).map_err(memory_core::Error::from)?;
+    Ok(p.options.get(c.arm).cloned())
 }
 
 /// Moves the item named `drawn` to the front (noting why) unless it is there already;
@@ -119,14 +166,29 @@ pub(crate) fn to_unit(reward: f64) -> f64 {
     ((reward + 1.0) / 2.0).clamp(0.0, 1.0)
 }
 
-/// The policy name for an agent's options in a task bucket. A user's outcomes teach
-/// that user's own policy, so one user's feedback never ranks another's options.
-pub(crate) fn recommend_policy(user: Option<&str>, agent_type: &str, bucket: &str) -> String {
-    match user {
-        Some(user) => format!("recommend/{agent_type}/{bucket}/user/{user}"),
-        None => format!("recommend/{agent_type}/{bucket}"),
-    }
+/// The policy name for an agent type's options in a task bucket, owned by exactly
+/// `scope`: outcomes of decisions recorded in a scope teach that scope's own policy, so
+/// no user, agent or session ranks on another's outcomes. The name is a digest of the
+/// JSON array of the parts, so it is injective: no choice of agent type or bucket spells
+/// another owner's policy.
+pub(crate) fn recommend_policy(owner: &PolicyOwner) -> String {
+    use sha2::{Digest, Sha256};
+    let parts = serde_json::json!([
+        owner.scope.user,
+        owner.scope.agent,
+        owner.scope.session,
+        owner.agent_type,
+        owner.bucket
+    ]);
+    let digest = Sha256::digest(parts.to_string().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{RECOMMEND_PREFIX}{hex}")
 }
+
+/// Every recommend policy's name starts with this.
+pub(crate) const RECOMMEND_PREFIX: &str = "recommend/v2/";
+/// Every routing policy's name starts with this; a decision's `routing_policy` must.
+pub(crate) const ROUTING_PREFIX: &str = "routing/";
 
 /// The policy name for the models a routing rule allows for a route.
 pub(crate) fn routing_policy(route: &llm_router::RouteRequest, rule: &str) -> String {
@@ -227,16 +289,45 @@ pub(crate) fn describe(name: &str, stats: Option<(f64, f64)>, table_place: usize
     }
 }
 
+/// The writes of one outcome, staged.
+struct StagedOutcome {
+    ops: Vec<WriteOp>,
+    policies: Vec<String>,
+    pattern: Option<RecordId>,
+}
+
+/// The save of policy `name` after `change`, as a write that commits only if the policy
+/// is still at the version read (so a concurrent learner's update is never lost).
+async fn stage_policy(
+    store: Arc<dyn LongTermStore>,
+    name: &str,
+    owner: Option<PolicyOwner>,
+    change: impl FnOnce(&mut OptionPolicy) -> rl::Result<()>,
+) -> Result<WriteOp> {
+    let policy = open_policy(store, name, owner).await?;
+    let mut next = policy.get().clone();
+    change(&mut next).map_err(memory_core::Error::from)?;
+    let state = serde_json::to_value(&next)
+        .map_err(|e| memory_core::Error::from(rl::RlError::State(e.to_string())))?;
+    Ok(WriteOp::PutPolicy {
+        name: name.to_owned(),
+        kind: OPTION_POLICY.to_owned(),
+        state,
+        expected: policy.version(),
+    })
+}
+
 // ---- the Brain's learning methods -----------------------------------------------------
 
 use llm_router::{RouteRequest, Routed, RoutingDecision, Target};
 use memory_core::{
     AgentDecision, CompletionRequest, Metadata, NewDecision, NewLearningEvent, PatternOutcome,
-    RecordId, Reward,
+    RecordId, Reward, WriteOp,
 };
 use serde_json::json;
 
 use crate::Brain;
+use crate::error::BrainError;
 
 /// A completion with the reasons for the model order that produced it.
 #[derive(Debug, Clone, Serialize)]
@@ -311,55 +402,187 @@ pub struct OutcomeLearned {
 impl Brain {
     /// Records a decision an agent took (the seed's `record_decision`); its outcome,
     /// reported later with [`Brain::update_decision_outcome`], teaches the brain.
-    /// `metadata` may name `task_bucket` (for [`Brain::recommend`]), `pattern_id`, and
-    /// the routing fields of [`Completed::decision_metadata`].
+    /// `metadata` may name `task_bucket` (for [`Brain::recommend`]), `pattern_id` (a
+    /// pattern visible through the decision's scope), and the routing fields of
+    /// [`Completed::decision_metadata`]; these links are checked here, since the learning
+    /// loop reads them back.
     pub async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
         decision.validate()?;
+        self.check_decision_links(&decision.scope, &decision.metadata)
+            .await?;
         Ok(self.store().record_decision(decision).await?)
+    }
+
+    /// The links a decision's metadata makes, checked: a task bucket is a key, a pattern
+    /// exists and is visible through the decision's scope, a routing policy is one.
+    async fn check_decision_links(&self, scope: &Scope, metadata: &Metadata) -> Result<()> {
+        let invalid = |m: String| {
+            BrainError::Core(memory_core::Error::InvalidInput(
+                memory_core::ValidationError::Other(m),
+            ))
+        };
+        if let Some(b) = metadata.get("task_bucket") {
+            let b = b
+                .as_str()
+                .ok_or_else(|| invalid("metadata.task_bucket must be a string".into()))?;
+            memory_core::validate::key("task bucket", b)?;
+        }
+        if let Some(pid) = metadata.get("pattern_id") {
+            let pid = pid
+                .as_i64()
+                .ok_or_else(|| invalid("metadata.pattern_id must be an integer".into()))?;
+            if self.linked_pattern(scope, pid).await?.is_none() {
+                return Err(memory_core::Error::NotFound {
+                    what: format!("pattern {pid} in the decision's scope"),
+                }
+                .into());
+            }
+        }
+        if let Some(p) = metadata.get("routing_policy")
+            && !p.as_str().is_some_and(|p| p.starts_with(ROUTING_PREFIX))
+        {
+            return Err(invalid(format!(
+                "metadata.routing_policy must name a routing policy (`{ROUTING_PREFIX}…`)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The pattern `id` if it is visible through `scope` (a link read back from stored
+    /// data is honoured only within the scope of the record that holds it).
+    pub(crate) async fn linked_pattern(
+        &self,
+        scope: &Scope,
+        id: RecordId,
+    ) -> Result<Option<memory_core::CodePattern>> {
+        Ok(self
+            .store()
+            .get_pattern(id)
+            .await?
+            .filter(|p| scope.matches(&p.scope)))
     }
 
     /// Sets a decision's outcome and reward (the seed's `update_decision_outcome`) and
     /// learns from it: a learning event is recorded; the option bandit of the decision's
-    /// agent type and task bucket credits the chosen option; a pattern named by
-    /// `pattern_id` counts a success (reward > 0) or failure; the routing bandit credits
-    /// the model that served, net of cost and latency.
+    /// scope, agent type and task bucket credits the chosen option; a pattern named by
+    /// `pattern_id` (and visible through the decision's scope) counts a success (reward
+    /// > 0) or failure; the routing bandit credits the model that served, net of cost and
+    /// latency. All of it is one store transaction: it all commits, or nothing does.
     pub async fn update_decision_outcome(
         &self,
         id: RecordId,
         outcome: &str,
         reward: Reward,
     ) -> Result<OutcomeLearned> {
-        let decision = self
-            .store()
-            .update_decision_outcome(id, outcome, reward)
-            .await?;
+        self.commit_outcome(id, outcome, reward, None, Vec::new())
+            .await
+            .map(|(learned, _)| learned)
+    }
+
+    /// Stages a decision's outcome with everything it teaches, prepends `before`, and
+    /// commits it all in one batch; retried when a policy changed under it. `visible`:
+    /// the decision must be visible through this scope. Returns the learned outcome and
+    /// the outcomes of `before`.
+    pub(crate) async fn commit_outcome(
+        &self,
+        id: RecordId,
+        outcome: &str,
+        reward: Reward,
+        visible: Option<&Scope>,
+        before: Vec<WriteOp>,
+    ) -> Result<(OutcomeLearned, Vec<memory_core::WriteOutcome>)> {
+        memory_core::validate::non_empty_text("outcome", outcome)?;
+        const ATTEMPTS: usize = 8;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let decision = self
+                .store()
+                .get_decision(id)
+                .await?
+                .filter(|d| visible.is_none_or(|s| s.matches(&d.scope)))
+                .ok_or_else(|| memory_core::Error::NotFound {
+                    what: format!("decision {id}"),
+                })?;
+            let staged = self.stage_outcome(&decision, outcome, reward).await?;
+            let n_before = before.len();
+            let mut ops = before.clone();
+            ops.extend(staged.ops);
+            match self.store().write_batch(ops).await {
+                Ok(mut outs) => {
+                    let mine = outs.split_off(n_before);
+                    let decision = mine
+                        .into_iter()
+                        .find_map(|o| match o {
+                            memory_core::WriteOutcome::Decision(d) => Some(d),
+                            _ => None,
+                        })
+                        .ok_or_else(|| {
+                            BrainError::Core(memory_core::Error::Backend {
+                                message: "the store returned no decision for an outcome".into(),
+                                source: None,
+                            })
+                        })?;
+                    return Ok((
+                        OutcomeLearned {
+                            decision,
+                            policies: staged.policies,
+                            pattern: staged.pattern,
+                        },
+                        outs,
+                    ));
+                }
+                // A policy saved by someone else in between: stage again on top.
+                Err(e) if e.kind() == memory_core::ErrorKind::Conflict => last = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| memory_core::Error::Conflict("outcome kept conflicting".into()))
+            .into())
+    }
+
+    /// The writes an outcome makes, computed from the stored policies without saving.
+    async fn stage_outcome(
+        &self,
+        decision: &AgentDecision,
+        outcome: &str,
+        reward: Reward,
+    ) -> Result<StagedOutcome> {
         let r = reward.get();
+        let mut ops = vec![WriteOp::UpdateDecisionOutcome {
+            id: decision.id,
+            outcome: outcome.to_owned(),
+            reward,
+        }];
         let mut policies = Vec::new();
         let bucket = decision
             .metadata
             .get("task_bucket")
             .and_then(|v| v.as_str())
+            .filter(|b| memory_core::validate::key("task bucket", b).is_ok())
             .unwrap_or("default")
             .to_owned();
-        let name = recommend_policy(
-            decision.scope.user.as_deref(),
-            &decision.agent_type,
-            &bucket,
-        );
+        let owner = PolicyOwner {
+            scope: decision.scope.clone(),
+            agent_type: decision.agent_type.clone(),
+            bucket,
+        };
+        let name = recommend_policy(&owner);
         let chosen = decision.chosen_option.clone();
-        open_policy(self.store_arc(), &name)
-            .await?
-            .update(|p| {
-                let arm = p.arm(&chosen);
+        ops.push(
+            stage_policy(self.store_arc(), &name, Some(owner), |p| {
+                let arm = p.arm(&chosen)?;
                 p.bandit.update(arm, &[], to_unit(r))
             })
-            .await?;
+            .await?,
+        );
         policies.push(name);
         if let (Some(policy), Some(served)) = (
             decision
                 .metadata
                 .get("routing_policy")
-                .and_then(|v| v.as_str()),
+                .and_then(|v| v.as_str())
+                .filter(|p| p.starts_with(ROUTING_PREFIX)),
             decision.metadata.get("served_by").and_then(|v| v.as_str()),
         ) {
             let cost = decision
@@ -374,20 +597,29 @@ impl Brain {
                 .unwrap_or(0.0)
                 / 1000.0;
             let learned = self.config().learning.routing_reward(r, cost, latency_s);
-            self.credit_model(policy, served, learned).await?;
+            let served = served.to_owned();
+            ops.push(
+                stage_policy(self.store_arc(), policy, None, |p| {
+                    let arm = p.arm(&served)?;
+                    p.bandit.update(arm, &[], learned)
+                })
+                .await?,
+            );
             policies.push(policy.to_owned());
         }
         let mut pattern = None;
-        if let Some(pid) = decision.metadata.get("pattern_id").and_then(|v| v.as_i64()) {
+        if let Some(pid) = decision.metadata.get("pattern_id").and_then(|v| v.as_i64())
+            && self.linked_pattern(&decision.scope, pid).await?.is_some()
+        {
             let outcome = if r > 0.0 {
                 PatternOutcome::Success
             } else {
                 PatternOutcome::Failure
             };
-            self.store().record_pattern_outcome(pid, outcome).await?;
+            ops.push(WriteOp::RecordPatternOutcome { id: pid, outcome });
             pattern = Some(pid);
         }
-        let event = NewLearningEvent {
+        ops.push(WriteOp::RecordLearningEvent(NewLearningEvent {
             scope: decision.scope.clone(),
             event_type: "decision_outcome".to_owned(),
             task_description: decision.context.clone(),
@@ -398,22 +630,20 @@ impl Brain {
                 .with("agent_type", decision.agent_type.clone())
                 .with("chosen_option", decision.chosen_option.clone())
                 .with("policies", json!(policies)),
-        };
-        self.store().record_learning_event(event).await?;
-        Ok(OutcomeLearned {
-            decision,
+        }));
+        Ok(StagedOutcome {
+            ops,
             policies,
             pattern,
         })
     }
 
     /// Ranks `options` for an agent type and task bucket by what the brain has learned:
-    /// each option's bandit value (the outcomes of decisions that chose it, learned per
-    /// user: `scope.user`'s own outcomes, or the global ones when unset) blended with
-    /// the success rate of a code pattern visible through `scope` whose solution is the
-    /// option. With `explore`, a
-    /// Thompson draw may put a less proven option first (the bandit's way of learning);
-    /// without, the ranking is by score alone. Options are never invented or dropped.
+    /// each option's bandit value (the outcomes of decisions recorded in exactly `scope`
+    /// that chose it) blended with the success rate of a code pattern visible through
+    /// `scope` whose solution is the option. With `explore`, a Thompson draw may put a
+    /// less proven option first (the bandit's way of learning); without, the ranking is
+    /// by score alone. Options are never invented or dropped. A read: nothing is saved.
     pub async fn recommend(
         &self,
         scope: &memory_core::Scope,
@@ -422,20 +652,19 @@ impl Brain {
         options: &[String],
         explore: bool,
     ) -> Result<Recommendation> {
-        if options.is_empty() {
-            return Err(
-                memory_core::Error::InvalidInput(memory_core::ValidationError::Empty {
-                    field: "options",
-                })
-                .into(),
-            );
-        }
+        scope.validate()?;
+        memory_core::validate::options("options", options)?;
         memory_core::validate::key("agent_type", agent_type)?;
         memory_core::validate::key("task bucket", task_bucket)?;
-        let name = recommend_policy(scope.user.as_deref(), agent_type, task_bucket);
-        let mut policy = open_policy(self.store_arc(), &name).await?;
+        let owner = PolicyOwner {
+            scope: scope.clone(),
+            agent_type: agent_type.to_owned(),
+            bucket: task_bucket.to_owned(),
+        };
+        let name = recommend_policy(&owner);
+        let policy = open_policy(self.store_arc(), &name, Some(owner)).await?;
         let drawn = if explore {
-            draw(&mut policy, options).await?
+            draw(policy.get(), options)?
         } else {
             None
         };
@@ -479,8 +708,8 @@ impl Brain {
         })
     }
 
-    /// Successes and failures of the most successful code pattern whose solution is
-    /// `option` (compared case-insensitively, trimmed).
+    /// Successes and failures of the most successful code pattern visible through
+    /// `scope` whose solution is `option` (compared case-insensitively, trimmed).
     async fn pattern_counts(
         &self,
         scope: &memory_core::Scope,
@@ -492,6 +721,7 @@ impl Brain {
         Ok(hits
             .into_iter()
             .map(|h| h.pattern)
+            .filter(|p| scope.matches(&p.scope))
             .find(|p| p.solution.trim().to_lowercase() == wanted)
             .map(|p| (p.success_count, p.failure_count)))
     }
@@ -500,10 +730,10 @@ impl Brain {
     /// reward in [0, 1].
     async fn credit_model(&self, policy: &str, model: &str, reward: f64) -> Result<()> {
         let model = model.to_owned();
-        open_policy(self.store_arc(), policy)
+        open_policy(self.store_arc(), policy, None)
             .await?
             .update(|p| {
-                let arm = p.arm(&model);
+                let arm = p.arm(&model)?;
                 p.bandit.update(arm, &[], reward)
             })
             .await?;
@@ -519,12 +749,12 @@ impl Brain {
     ) -> Result<(Vec<CandidateWhy>, bool)> {
         let table: Vec<Target> = decision.candidates().cloned().collect();
         let names: Vec<String> = table.iter().map(Target::to_string).collect();
-        let mut policy = open_policy(self.store_arc(), policy_name).await?;
+        let policy = open_policy(self.store_arc(), policy_name, None).await?;
         let any_evidence = names
             .iter()
             .any(|n| policy.get().stats(n).is_some_and(|(_, c)| c > 0.0));
         let drawn = if self.config().learning.explore && any_evidence && table.len() > 1 {
-            draw(&mut policy, &names).await?
+            draw(policy.get(), &names)?
         } else {
             None
         };
@@ -633,5 +863,69 @@ impl Brain {
             r,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn part() -> impl Strategy<Value = Option<String>> {
+        // Separators and the old name's words, to try to spell another owner's name.
+        proptest::option::of("[a-c/:\"\\\\ ]{0,6}|user|/user/alice")
+    }
+
+    fn owner() -> impl Strategy<Value = PolicyOwner> {
+        (part(), part(), part(), "[a-c/]{1,4}", "[a-c/]{1,6}|x/user/alice").prop_map(
+            |(user, agent, session, agent_type, bucket)| PolicyOwner {
+                scope: Scope {
+                    user,
+                    agent,
+                    session,
+                },
+                agent_type,
+                bucket,
+            },
+        )
+    }
+
+    proptest! {
+        /// Different owners never share a policy name.
+        #[test]
+        fn recommend_policy_names_are_injective(a in owner(), b in owner()) {
+            prop_assert_eq!(a == b, recommend_policy(&a) == recommend_policy(&b));
+            prop_assert!(recommend_policy(&a).starts_with(RECOMMEND_PREFIX));
+        }
+    }
+
+    #[test]
+    fn the_old_spelling_attack_reaches_another_name() {
+        // Under the old `recommend/<agent>/<bucket>/user/<user>` names these two were one.
+        let alice = PolicyOwner {
+            scope: Scope::user("alice"),
+            agent_type: "coder".into(),
+            bucket: "x".into(),
+        };
+        let spoof = PolicyOwner {
+            scope: Scope::global(),
+            agent_type: "coder".into(),
+            bucket: "x/user/alice".into(),
+        };
+        assert_ne!(recommend_policy(&alice), recommend_policy(&spoof));
+    }
+
+    #[test]
+    fn arms_are_bounded_and_draws_save_nothing() {
+        let mut p = OptionPolicy::new(1).unwrap();
+        for i in 0..MAX_POLICY_ARMS {
+            assert_eq!(p.arm(&format!("o{i}")).unwrap(), i);
+        }
+        assert!(p.arm("one too many").is_err());
+        assert_eq!(p.arm("o3").unwrap(), 3, "a known option still has its arm");
+        let before = serde_json::to_value(&p).unwrap();
+        let names: Vec<String> = (0..5).map(|i| format!("new{i}")).collect();
+        let _ = draw(&p, &names).unwrap();
+        assert_eq!(serde_json::to_value(&p).unwrap(), before);
     }
 }

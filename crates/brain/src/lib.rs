@@ -69,14 +69,15 @@ mod short_term;
 pub mod transfer;
 
 pub use brain::{
-    Brain, BrainBuilder, BrainStats, PATTERN_KIND, PatternMatch, PruneRule, RecallHit, RecallMode,
-    RecallQuery,
+    Brain, BrainBuilder, BrainStats, MAX_CONTEXT_BYTES, MAX_NEIGHBOUR_BYTES, PATTERN_KIND,
+    PatternMatch, PruneRule, RESERVED_KINDS, RecallHit, RecallMode, RecallQuery,
 };
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
 pub use ingest::{FileOutcome, IngestReport};
 pub use learn::{
-    CandidateWhy, Completed, LearningConfig, OutcomeLearned, RankedOption, Recommendation,
+    CandidateWhy, Completed, LearningConfig, MAX_POLICY_ARMS, OutcomeLearned, RankedOption,
+    Recommendation,
 };
 pub use reason::{
     FeedbackLearned, FeedbackRequest, FeedbackSource, ReasonCall, ReasonOutcome, ReasonRequest,

@@ -27,7 +27,7 @@
 use llm_router::{Complexity, RouteRequest, TaskType};
 use memory_core::{
     CompletionRequest, DecisionQuery, LearningEvent, Metadata, NewDecision, NewLearningEvent,
-    NewPreference, Preference, RecordId, Reward, Scope,
+    NewPreference, Preference, RecordId, Reward, Scope, WriteOp, WriteOutcome,
 };
 use reasoning::{
     Attempt, CodeQuality, OptionEvaluation, ReasoningInput, RewardBreakdown, RewardSignals, Step,
@@ -323,8 +323,13 @@ impl Brain {
                 scope: req.scope.clone(),
                 agent_type: req.agent_type.clone(),
                 context: req.goal.clone(),
-                options: req.options.clone(),
-                chosen_option: cap(&chosen, 4096),
+                // Without options, the answer was the only option weighed.
+                options: if req.options.is_empty() {
+                    vec![cap(&chosen, memory_core::validate::MAX_OPTION_BYTES)]
+                } else {
+                    req.options.clone()
+                },
+                chosen_option: cap(&chosen, memory_core::validate::MAX_OPTION_BYTES),
                 reasoning: cap(&parsed.reasoning, MAX_RECORDED_REASONING),
                 metadata,
             })
@@ -389,39 +394,52 @@ impl Brain {
         if let Some(d) = req.decision {
             metadata = metadata.with("decision_id", d);
         }
-        let event = self
-            .record_event(NewLearningEvent {
-                scope: req.scope.clone(),
-                event_type: "user_feedback".to_owned(),
-                task_description: req.task_context.clone(),
-                outcome: req.feedback.clone(),
-                reward,
-                metadata,
-            })
-            .await?;
-        let preference = if reward.get() > 0.5 {
+        req.scope.validate()?;
+        let mut before = vec![WriteOp::RecordLearningEvent(NewLearningEvent {
+            scope: req.scope.clone(),
+            event_type: "user_feedback".to_owned(),
+            task_description: req.task_context.clone(),
+            outcome: req.feedback.clone(),
+            reward,
+            metadata,
+        })];
+        if reward.get() > 0.5 {
             let key = format!("feedback_{}", memory_core::Timestamp::now().as_millis());
-            Some(
-                self.set_preference(
-                    NewPreference::new(
-                        key,
-                        serde_json::json!({"context": req.task_context, "feedback": req.feedback}),
-                    )
-                    .with_scope(req.scope.clone())
-                    .with_category("learned"),
-                )
-                .await?,
+            let pref = NewPreference::new(
+                key,
+                serde_json::json!({"context": req.task_context, "feedback": req.feedback}),
             )
-        } else {
-            None
+            .with_scope(req.scope.clone())
+            .with_category("learned");
+            pref.validate()?;
+            before.push(WriteOp::StorePreference(pref));
+        }
+        // The feedback event, the learned preference and the decision's outcome with all
+        // it teaches commit together, or not at all.
+        let (outcome, outs) = match req.decision {
+            Some(id) => {
+                let (learned, outs) = self
+                    .commit_outcome(id, &req.feedback, reward, Some(&req.scope), before)
+                    .await?;
+                (Some(learned), outs)
+            }
+            None => (None, self.store().write_batch(before).await?),
         };
-        let outcome = match req.decision {
-            Some(id) => Some(
-                self.update_decision_outcome(id, &req.feedback, reward)
-                    .await?,
-            ),
-            None => None,
-        };
+        let mut event = None;
+        let mut preference = None;
+        for o in outs {
+            match o {
+                WriteOutcome::LearningEvent(e) => event = Some(e),
+                WriteOutcome::Preference(p) => preference = Some(p),
+                _ => {}
+            }
+        }
+        let event = event.ok_or_else(|| {
+            BrainError::Core(memory_core::Error::Backend {
+                message: "the store returned no event for a feedback write".into(),
+                source: None,
+            })
+        })?;
         Ok(FeedbackLearned {
             reward: reward.get(),
             rating,

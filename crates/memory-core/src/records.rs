@@ -583,10 +583,15 @@ impl NewDecision {
         self.scope.validate()?;
         validate::key("agent_type", &self.agent_type)?;
         validate::non_empty_text("decision context", &self.context)?;
-        for o in &self.options {
-            validate::text("option", o)?;
-        }
+        validate::options("options", &self.options)?;
         validate::non_empty_text("chosen_option", &self.chosen_option)?;
+        if !self.options.contains(&self.chosen_option) {
+            return Err(ValidationError::Other(format!(
+                "chosen_option {:?} is not one of the {} option(s) given",
+                validate::preview(&self.chosen_option),
+                self.options.len()
+            )));
+        }
         validate::text("reasoning", &self.reasoning)?;
         self.metadata.validate()
     }

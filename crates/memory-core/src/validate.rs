@@ -54,6 +54,58 @@ pub fn non_empty_text(field: &'static str, s: &str) -> Result<(), ValidationErro
     text(field, s)
 }
 
+/// Most options one decision or recommendation weighs.
+pub const MAX_OPTIONS: usize = 64;
+/// Largest option, in bytes.
+pub const MAX_OPTION_BYTES: usize = 4096;
+
+/// The options of a decision or a recommendation: at least one, at most
+/// [`MAX_OPTIONS`], each non-empty, at most [`MAX_OPTION_BYTES`], no control characters,
+/// and no option given twice (a learner keys its arms by option).
+pub fn options(field: &'static str, options: &[String]) -> Result<(), ValidationError> {
+    if options.is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    if options.len() > MAX_OPTIONS {
+        return Err(ValidationError::OutOfRange {
+            field,
+            value: options.len() as f64,
+            min: 1.0,
+            max: MAX_OPTIONS as f64,
+        });
+    }
+    for (i, o) in options.iter().enumerate() {
+        if o.trim().is_empty() {
+            return Err(ValidationError::Empty { field: "option" });
+        }
+        if o.len() > MAX_OPTION_BYTES {
+            return Err(ValidationError::TooLong {
+                field: "option",
+                len: o.len(),
+                max: MAX_OPTION_BYTES,
+            });
+        }
+        if let Some(ch) = o.chars().find(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(ValidationError::ForbiddenChar { field: "option", ch });
+        }
+        if options[..i].contains(o) {
+            return Err(ValidationError::Other(format!(
+                "{field}: the option {:?} is given twice",
+                preview(o)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first 60 characters of `s`, for error messages.
+pub fn preview(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 /// A JSON value within the size and depth limits, with no NUL in its strings.
 pub fn json(field: &'static str, v: &serde_json::Value) -> Result<(), ValidationError> {
     let depth = json_depth(v);

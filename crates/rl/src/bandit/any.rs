@@ -29,6 +29,18 @@ pub enum AnyBandit {
 }
 
 impl AnyBandit {
+    /// Replaces the learner's random source, keeping what it learned: for a draw that
+    /// must not repeat the saved stream (a read-only caller that does not save).
+    pub fn reseed(&mut self, rng: crate::Rng) {
+        match self {
+            Self::EpsilonGreedy(b) => b.set_rng(rng),
+            Self::Ucb1(b) => b.set_rng(rng),
+            Self::BetaThompson(b) => b.set_rng(rng),
+            Self::GaussianThompson(b) => b.set_rng(rng),
+            Self::LinUcb(b) => b.set_rng(rng),
+        }
+    }
+
     /// The learner as a trait object.
     pub fn as_dyn(&self) -> &dyn Bandit {
         match self {

@@ -186,6 +186,11 @@ pub struct LinUcb {
 }
 
 impl LinUcb {
+    /// Replaces the random source (the learned state is unchanged).
+    pub(crate) fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
     /// A learner with `arms` arms (possibly 0, to add later).
     ///
     /// # Errors

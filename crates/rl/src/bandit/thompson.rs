@@ -169,6 +169,11 @@ pub struct BetaThompson {
 }
 
 impl BetaThompson {
+    /// Replaces the random source (the learned state is unchanged).
+    pub(crate) fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
     /// A learner with `arms` arms (possibly 0, to add later).
     ///
     /// # Errors
@@ -405,6 +410,11 @@ pub struct GaussianThompson {
 }
 
 impl GaussianThompson {
+    /// Replaces the random source (the learned state is unchanged).
+    pub(crate) fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
     /// A learner with `arms` arms (possibly 0, to add later).
     ///
     /// # Errors

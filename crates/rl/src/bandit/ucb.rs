@@ -65,6 +65,11 @@ pub struct Ucb1 {
 }
 
 impl Ucb1 {
+    /// Replaces the random source (the learned state is unchanged).
+    pub(crate) fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
     /// A learner with `arms` arms (possibly 0, to add later).
     ///
     /// # Errors
