@@ -289,7 +289,7 @@ async fn reads_outside_the_tokens_scope_are_refused() -> TestResult {
         &s,
         "/v1/decisions",
         BOB,
-        json!({"agent_type": "coder", "context": "c", "chosen_option": "a"}),
+        json!({"agent_type": "coder", "context": "c", "options": ["a"], "chosen_option": "a"}),
     )
     .await?;
     let did = d["id"].as_i64().unwrap_or(-1);
@@ -853,6 +853,71 @@ async fn wrong_methods_and_media_types_get_json_errors() -> TestResult {
     )
     .await?;
     assert_eq!(all["hits"].as_array().map(Vec::len), Some(0), "{all}");
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_need_real_options_and_outcomes() -> TestResult {
+    let s = start().await?;
+    let ok = json!({"agent_type": "coder", "context": "flaky test", "options": ["retry", "rewrite"], "chosen_option": "rewrite"});
+    let (st, d) = post(&s, "/v1/decisions", ALICE, ok.clone()).await?;
+    assert_eq!(st, StatusCode::CREATED, "{d}");
+    let id = d["id"].as_i64().unwrap_or(-1);
+    for (body, needle) in [
+        (
+            json!({"agent_type": "coder", "context": "c", "chosen_option": "a"}),
+            "options",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": [], "chosen_option": "a"}),
+            "option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a", ""], "chosen_option": "a"}),
+            "option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a", "  "], "chosen_option": "a"}),
+            "option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a", "b"], "chosen_option": "c"}),
+            "chosen_option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a"], "chosen_option": "a", "task_bucket": "x".repeat(600)}),
+            "bucket",
+        ),
+    ] {
+        let (st, e) = post(&s, "/v1/decisions", ALICE, body.clone()).await?;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body} -> {e}");
+        assert_eq!(kind(&e), "invalid_input");
+        let msg = e["error"]["message"].as_str().unwrap_or("").to_lowercase();
+        assert!(msg.contains(needle), "{body}: {msg}");
+    }
+    for outcome in ["", "   "] {
+        let (st, e) = post(
+            &s,
+            &format!("/v1/decisions/{id}/outcome"),
+            ALICE,
+            json!({"outcome": outcome, "reward": 1.0}),
+        )
+        .await?;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{outcome:?} -> {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("outcome")),
+            "{e}"
+        );
+    }
+    // Only the good decision exists, still pending.
+    let (_, list) = get(&s, "/v1/decisions", ALICE).await?;
+    let ds = list["decisions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ds.len(), 1, "{list}");
+    assert_eq!(ds[0]["id"], id);
+    assert!(ds[0].get("outcome").is_none(), "{list}");
     s.shutdown().await?;
     Ok(())
 }
