@@ -53,12 +53,11 @@ fn at<'a>(root: &'a Value, s: &'a Value, path: &str) -> &'a Value {
     })
 }
 
-/// (field path, keyword, expected value) per operation: what each input must state.
-fn expectations() -> Vec<(
-    &'static str,
-    &'static str,
-    Vec<(&'static str, &'static str, Value)>,
-)> {
+/// A field path, a keyword and the value it must have.
+type Bound = (&'static str, &'static str, Value);
+
+/// (operation id, tool name, bounds) per operation: what each input must state.
+fn expectations() -> Vec<(&'static str, &'static str, Vec<Bound>)> {
     let text = |f: &'static str| {
         vec![
             (f, "minLength", json!(1)),

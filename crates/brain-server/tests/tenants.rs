@@ -1102,13 +1102,14 @@ async fn attack(
                 continue;
             };
             wrote(v, who, &w, &d);
-            if let Some(id) = d.body["id"].as_i64() {
-                if let Some((w, a)) = run!(
-                    "decision_outcome",
-                    json!({"id": id, "outcome": "it went badly", "reward": -1.0})
-                ) {
-                    succeeded(v, &w, &a);
-                }
+            let Some(id) = d.body["id"].as_i64() else {
+                continue;
+            };
+            if let Some((w, a)) = run!(
+                "decision_outcome",
+                json!({"id": id, "outcome": "it went badly", "reward": -1.0})
+            ) {
+                succeeded(v, &w, &a);
             }
         }
     }
@@ -1275,7 +1276,7 @@ fn seed() -> u64 {
     let s = std::env::var("BRAIN_TENANTS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0f_b0b);
+        .unwrap_or(0x0005_eed0_fb0b);
     eprintln!("BRAIN_TENANTS_SEED={s}");
     s
 }
