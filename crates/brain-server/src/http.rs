@@ -2,7 +2,10 @@
 //! behind one bearer-token check, one body limit and one request timeout.
 //!
 //! Errors are JSON, `{"error": {"kind", "message"}}`, including those axum's extractors
-//! raise: malformed JSON is a 400 that says where, an oversized body a 413.
+//! raise (malformed JSON is a 400 that says where, an oversized body a 413) and those
+//! raised below the handlers (405, 415, a timeout's 503). Every route, `/health` and
+//! unknown ones included, first passes [`HostGuard`]: `Host` and any `Origin` must name
+//! this server (DNS-rebinding guard), else 403.
 //! [`serve`] shuts down gracefully: it stops accepting, lets in-flight requests finish
 //! (up to the grace period), then closes the brain, so every write that was acknowledged
 //! is in the store.
@@ -512,7 +515,7 @@ pub struct HttpOptions {
     pub tokens: Tokens,
     /// The principal of unauthenticated requests when there are no tokens.
     pub local: Principal,
-    /// The address served, whose host the MCP endpoint accepts.
+    /// The address served, whose host every route accepts in `Host` and `Origin`.
     pub addr: Option<SocketAddr>,
 }
 
