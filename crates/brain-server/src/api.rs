@@ -20,8 +20,10 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::wire::*;
 
-/// The most hits one recall or pattern search returns.
+/// The most hits one recall returns, and the most decisions one list returns.
 pub const MAX_K: usize = 1000;
+/// The most patterns one pattern search returns.
+pub const MAX_PATTERN_K: usize = 100;
 
 /// The brain's operations, checked against the caller's token.
 #[derive(Clone)]
@@ -242,7 +244,7 @@ impl Api {
         a: SearchPatternsArgs,
     ) -> Result<PatternsOut, ApiError> {
         let scope = p.narrow(a.scope.map(Into::into))?;
-        let limit = bounded_k(a.k, 5, 100)?.unwrap_or(5);
+        let limit = bounded_k(a.k, 5, MAX_PATTERN_K)?.unwrap_or(5);
         let q = PatternQuery {
             scope,
             pattern_type: a.pattern_type,
@@ -269,8 +271,24 @@ impl Api {
     ) -> Result<DecisionOut, ApiError> {
         p.require_write()?;
         let scope = p.narrow(a.scope.map(Into::into))?;
+        // The brain refuses these too; checking here first answers 400 before any
+        // lookup, whatever brain version serves.
+        if a.options.is_empty() {
+            return Err(ApiError::invalid(
+                "options must list at least one option (the one chosen among them)",
+            ));
+        }
+        for o in &a.options {
+            memory_core::validate::non_empty_text("option", o)?;
+        }
+        if !a.options.contains(&a.chosen_option) {
+            return Err(ApiError::invalid("chosen_option must be one of options"));
+        }
         let mut metadata = Metadata::new();
         if let Some(bucket) = a.task_bucket {
+            // The bucket becomes part of a policy name when the outcome arrives; a bad
+            // one must fail now, not then.
+            memory_core::validate::key("task bucket", &bucket)?;
             metadata = metadata.with("task_bucket", bucket);
         }
         if let Some(id) = a.pattern_id {
@@ -313,6 +331,7 @@ impl Api {
     ) -> Result<OutcomeOut, ApiError> {
         p.require_write()?;
         let reward = Reward::new(a.reward)?;
+        memory_core::validate::non_empty_text("outcome", &a.outcome)?;
         self.visible_decision(p, a.id).await?;
         let learned = self
             .brain

@@ -5,7 +5,7 @@
 //! max_body_bytes = 1048576      # larger bodies get 413
 //! request_timeout_secs = 300    # a request running longer gets 503
 //! shutdown_grace_secs = 30      # in-flight requests get this long to finish on shutdown
-//! allowed_hosts = ["brain.internal"]  # Host names MCP accepts besides loopback
+//! allowed_hosts = ["brain.internal"]  # Host/Origin names accepted besides loopback
 //!
 //! [[serve.tokens]]
 //! name = "alice-laptop"
@@ -36,8 +36,9 @@ pub struct ServeConfig {
     pub request_timeout_secs: u64,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_grace_secs: u64,
-    /// Host names (or `host:port`) the MCP endpoint accepts besides loopback ones, for a
-    /// server reached by name; guards against DNS rebinding.
+    /// Host names (or `host:port`) every route accepts in `Host` and `Origin` besides
+    /// loopback ones and the bound address, for a server reached by name; guards against
+    /// DNS rebinding.
     pub allowed_hosts: Vec<String>,
     /// Bearer tokens and the scopes they are bound to.
     pub tokens: Vec<TokenConfig>,

@@ -14,6 +14,7 @@ pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
     /// A stable name: `unauthorized`, `forbidden`, `not_found`, `invalid_input`,
+    /// `method_not_allowed`, `not_acceptable`,
     /// `payload_too_large`, `unsupported_media_type`, `conflict`, `not_configured`, `unavailable`, `internal`.
     pub kind: &'static str,
     /// What went wrong and what to do.
@@ -57,6 +58,16 @@ impl ApiError {
     /// 415: the body is not JSON.
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
         Self::new(415, "unsupported_media_type", message)
+    }
+
+    /// 405: the path exists but not with this method.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "method_not_allowed", message)
+    }
+
+    /// 406: the client does not accept what this endpoint answers with.
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Self::new(406, "not_acceptable", message)
     }
 
     /// 503: a backend is out of reach; retrying may help.
@@ -103,6 +114,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorDetail {
     /// A stable name (`unauthorized`, `forbidden`, `not_found`, `invalid_input`,
+    /// `method_not_allowed`, `not_acceptable`,
     /// `payload_too_large`, `unsupported_media_type`, `conflict`, `not_configured`, `unavailable`, `internal`).
     pub kind: String,
     /// What went wrong and what to do.

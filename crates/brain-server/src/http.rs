@@ -2,7 +2,10 @@
 //! behind one bearer-token check, one body limit and one request timeout.
 //!
 //! Errors are JSON, `{"error": {"kind", "message"}}`, including those axum's extractors
-//! raise: malformed JSON is a 400 that says where, an oversized body a 413.
+//! raise (malformed JSON is a 400 that says where, an oversized body a 413) and those
+//! raised below the handlers (405, 415, a timeout's 503). Every route, `/health` and
+//! unknown ones included, first passes [`HostGuard`]: `Host` and any `Origin` must name
+//! this server (DNS-rebinding guard), else 403.
 //! [`serve`] shuts down gracefully: it stops accepting, lets in-flight requests finish
 //! (up to the grace period), then closes the brain, so every write that was acknowledged
 //! is in the store.
@@ -101,6 +104,185 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .map(|p| ApiPath(p.0))
             .map_err(|e| ApiError::invalid(e.body_text()))
     }
+}
+
+/// The host names a request may name in `Host` and `Origin`: loopback, the bound address
+/// and `serve.allowed_hosts`. MCP's own check (rmcp) gets exactly this list too.
+pub fn allowed_hosts(config: &ServeConfig, addr: Option<SocketAddr>) -> Vec<String> {
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    hosts.extend(config.allowed_hosts.iter().cloned());
+    if let Some(addr) = addr {
+        hosts.push(addr.ip().to_string());
+        hosts.push(addr.to_string());
+    }
+    hosts
+}
+
+/// A host and an optional port, lowercased, IPv6 without brackets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Authority {
+    host: String,
+    port: Option<u16>,
+}
+
+/// Parses `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address; `None` for
+/// anything else (a bad port, an empty host, userinfo).
+fn parse_authority(s: &str) -> Option<Authority> {
+    let s = s.trim();
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?.parse().ok()?),
+        };
+        (host, port)
+    } else if s.matches(':').count() == 1 {
+        let (host, port) = s.split_once(':')?;
+        (host, Some(port.parse().ok()?))
+    } else {
+        (s, None)
+    };
+    if host.is_empty() || host.contains(['@', '/', ' ']) {
+        return None;
+    }
+    Some(Authority {
+        host: host.to_ascii_lowercase(),
+        port,
+    })
+}
+
+/// The DNS-rebinding guard: a browser tricked into sending a request to this server
+/// carries the attacker's name in `Host` (and a foreign `Origin`), so both must name
+/// this server. An allowed entry without a port accepts any port (as rmcp's check does);
+/// one with a port accepts only that port.
+#[derive(Debug, Clone)]
+pub struct HostGuard {
+    allowed: Vec<Authority>,
+}
+
+impl HostGuard {
+    /// A guard accepting `hosts` (see [`allowed_hosts`]).
+    pub fn new(hosts: &[String]) -> Self {
+        HostGuard {
+            allowed: hosts.iter().filter_map(|h| parse_authority(h)).collect(),
+        }
+    }
+
+    fn allows(&self, a: &Authority) -> bool {
+        self.allowed
+            .iter()
+            .any(|ok| ok.host == a.host && ok.port.is_none_or(|p| a.port == Some(p)))
+    }
+
+    /// Why a request with these headers is refused, if it is.
+    pub fn check(&self, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+        let host = headers
+            .get(header::HOST)
+            .ok_or_else(|| ApiError::forbidden("a Host header is required"))?;
+        let host_ok = host
+            .to_str()
+            .ok()
+            .and_then(parse_authority)
+            .is_some_and(|a| self.allows(&a));
+        if !host_ok {
+            return Err(ApiError::forbidden(
+                "the Host header names a host this server does not answer to (add it to serve.allowed_hosts)",
+            ));
+        }
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let allowed = origin
+            .to_str()
+            .ok()
+            .and_then(|o| {
+                let (scheme, rest) = o.trim().split_once("://")?;
+                (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+                    .then_some(())?;
+                parse_authority(rest)
+            })
+            .is_some_and(|a| self.allows(&a));
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "the Origin header names a site this server does not answer to (add its host to serve.allowed_hosts)",
+            ))
+        }
+    }
+}
+
+async fn guard_host(State(guard): State<Arc<HostGuard>>, req: Request, next: Next) -> Response {
+    match guard.check(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => {
+            tracing::warn!(message = %e.message, "refused a request (possible DNS rebinding)");
+            e.into_response()
+        }
+    }
+}
+
+/// Gives every error the JSON body, including those produced below the handlers: axum's
+/// 405, rmcp's 405/406/415 and the timeout layer's 503 come with plain text or nothing.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let allow = parts
+        .headers
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let e = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(match allow {
+            Some(a) if !a.is_empty() => format!("this path accepts only {a}"),
+            _ => "this path does not accept that method".to_owned(),
+        }),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(text.unwrap_or_else(
+            || "send the body as JSON with `Content-Type: application/json`".to_owned(),
+        )),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(
+            "the request body is larger than this server accepts (serve.max_body_bytes)",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(text.unwrap_or_else(|| {
+            "the request did not finish in time (serve.request_timeout_secs) or a backend is unavailable".to_owned()
+        })),
+        s => {
+            let message = text.unwrap_or_else(|| s.canonical_reason().unwrap_or("error").to_owned());
+            match s {
+                StatusCode::UNAUTHORIZED => ApiError::unauthorized(message),
+                StatusCode::FORBIDDEN => ApiError::forbidden(message),
+                StatusCode::NOT_FOUND => ApiError::not_found(message),
+                StatusCode::NOT_ACCEPTABLE => ApiError::not_acceptable(message),
+                s if s.is_client_error() => ApiError::invalid(message),
+                _ => ApiError::internal(message),
+            }
+        }
+    };
+    let mut fixed = e.into_response();
+    // Keep what the original said besides its body (Allow, WWW-Authenticate, ...).
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    for (name, value) in parts.headers.iter() {
+        fixed.headers_mut().insert(name.clone(), value.clone());
+    }
+    *fixed.status_mut() = status;
+    fixed
 }
 
 /// Who may call: the configured tokens, or without them everyone as `local`.
@@ -333,7 +515,7 @@ pub struct HttpOptions {
     pub tokens: Tokens,
     /// The principal of unauthenticated requests when there are no tokens.
     pub local: Principal,
-    /// The address served, whose host the MCP endpoint accepts.
+    /// The address served, whose host every route accepts in `Host` and `Origin`.
     pub addr: Option<SocketAddr>,
 }
 
@@ -346,12 +528,8 @@ pub fn router(api: Api, opts: HttpOptions, shutdown: CancellationToken) -> Route
         local,
         addr,
     } = opts;
-    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    hosts.extend(config.allowed_hosts.iter().cloned());
-    if let Some(addr) = addr {
-        hosts.push(addr.ip().to_string());
-        hosts.push(addr.to_string());
-    }
+    let hosts = allowed_hosts(&config, addr);
+    let host_guard = Arc::new(HostGuard::new(&hosts));
     let mcp_api = api.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(BrainMcp::new(mcp_api.clone(), None)),
@@ -392,12 +570,15 @@ pub fn router(api: Api, opts: HttpOptions, shutdown: CancellationToken) -> Route
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout(),
         ))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(host_guard, guard_host))
         .layer(TraceLayer::new_for_http())
         .with_state(api)
 }
 
 /// Serves `api` on `listener` until `shutdown` completes, then drains in-flight requests
-/// (up to `serve.shutdown_grace_secs`) and closes the brain.
+/// (up to `serve.shutdown_grace_secs`) and closes the brain. A failed close (the index
+/// snapshot) is logged, not returned: every acknowledged write is already committed.
 pub async fn serve(
     api: Api,
     listener: tokio::net::TcpListener,
@@ -443,9 +624,12 @@ pub async fn serve(
             }
         },
     };
-    let closed = api.brain().close().await;
+    // Every acknowledged write is committed in the store by now; the snapshot only saves
+    // the next start a catch-up, so failing to write it is not a failed shutdown.
+    if let Err(e) = api.brain().close().await {
+        tracing::warn!(error = %e, "could not write the index snapshot; the next start catches the index up from the store");
+    }
     result.map_err(|e| ApiError::unavailable(format!("server: {e}")))?;
-    closed?;
     tracing::info!("stopped");
     Ok(())
 }

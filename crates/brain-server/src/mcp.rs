@@ -356,7 +356,10 @@ pub async fn serve_stdio(api: Api, principal: Principal) -> Result<(), ApiError>
         .await
         .map_err(|e| ApiError::unavailable(format!("MCP over stdio: {e}")))?;
     let waited = server.waiting().await;
-    brain.close().await?;
+    // As over HTTP: the snapshot is an optimisation; the writes are committed.
+    if let Err(e) = brain.close().await {
+        tracing::warn!(error = %e, "could not write the index snapshot; the next start catches the index up from the store");
+    }
     waited.map_err(|e| ApiError::internal(format!("MCP over stdio: {e}")))?;
     Ok(())
 }

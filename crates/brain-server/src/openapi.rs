@@ -30,23 +30,19 @@ fn param(name: &str, location: &str, ty: &str, required: bool, description: &str
     })
 }
 
+/// A string parameter holding a key-like value (a scope part, a name).
+fn key_param(name: &str, description: &str) -> Value {
+    let mut p = param(name, "query", "string", false, description);
+    p["schema"]["minLength"] = json!(1);
+    p["schema"]["maxLength"] = json!(MAX_KEY_BYTES);
+    p
+}
+
 fn scope_params() -> Vec<Value> {
     vec![
-        param(
-            "user",
-            "query",
-            "string",
-            false,
-            "Whose records (default: the token's user).",
-        ),
-        param("agent", "query", "string", false, "Which agent's records."),
-        param(
-            "session",
-            "query",
-            "string",
-            false,
-            "Which session's records.",
-        ),
+        key_param("user", "Whose records (default: the token's user)."),
+        key_param("agent", "Which agent's records."),
+        key_param("session", "Which session's records."),
     ]
 }
 
@@ -203,13 +199,18 @@ pub fn document() -> Value {
                         false,
                         "Only those awaiting an outcome (true) or decided (false).",
                     ),
-                    param(
-                        "limit",
-                        "query",
-                        "integer",
-                        false,
-                        "At most this many (default 20).",
-                    ),
+                    {
+                        let mut p = param(
+                            "limit",
+                            "query",
+                            "integer",
+                            false,
+                            "At most this many (default 20).",
+                        );
+                        p["schema"]["minimum"] = json!(1);
+                        p["schema"]["maximum"] = json!(MAX_K);
+                        p
+                    },
                 ],
                 scope_params(),
             ]
@@ -285,24 +286,33 @@ pub fn document() -> Value {
             op.ok.0.to_string(),
             json!({"description": "Success.", "content": {"application/json": {"schema": op.ok.1}}}),
         );
-        let errors: &[(&str, &str)] = if op.public {
-            &[]
+        let mut errors: Vec<(&str, &str)> = Vec::new();
+        if op.public {
+            errors.push(("403", "The Host or Origin header names another site."));
         } else {
-            &[
+            errors.extend([
                 (
                     "400",
-                    "Malformed JSON or invalid input; nothing was written.",
+                    "Malformed JSON, unknown or mistyped fields, or a value outside the limits the schema states; nothing was written.",
                 ),
                 ("401", "No bearer token, or an unknown one."),
                 (
                     "403",
-                    "Outside the token's scope, or a write with a read-only token.",
+                    "Outside the token's scope, a write with a read-only token, or a Host or Origin header naming another site.",
                 ),
                 ("404", "No such record within the token's scope."),
-                ("413", "The body is larger than serve.max_body_bytes."),
                 ("503", "A backend is unavailable, or no LLM is configured."),
-            ]
-        };
+            ]);
+        }
+        if op.body.is_some() {
+            errors.extend([
+                ("413", "The body is larger than serve.max_body_bytes."),
+                (
+                    "415",
+                    "The body is not sent as `Content-Type: application/json`.",
+                ),
+            ]);
+        }
         for (status, description) in errors {
             responses.insert(
                 (*status).to_owned(),

@@ -2,8 +2,26 @@
 //! MCP tools and the HTTP API so both describe them with one JSON schema. Field docs are
 //! the descriptions an agent reads.
 
-use memory_core::{AgentDecision, CodePattern, Memory, Preference, RecordId, Scope, Timestamp};
+pub use memory_core::validate::{MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_TEXT_BYTES};
+use memory_core::{
+    AgentDecision, CodePattern, Memory, Preference, RecordId, Reward, Scope, Timestamp,
+};
 use schemars::JsonSchema;
+
+pub use crate::api::{MAX_K, MAX_PATTERN_K};
+
+/// The longest memory kind, in bytes. `memory_core::MemoryKind::new` holds the same
+/// number as a literal; a test keeps the two equal.
+pub const MAX_KIND_BYTES: usize = 64;
+/// The characters a memory kind may hold (`memory_core::MemoryKind::new`'s rule).
+pub const KIND_PATTERN: &str = "^[A-Za-z0-9_.:-]+$";
+/// The importance range `memory_core::Importance::new` accepts (a test keeps them equal).
+pub const IMPORTANCE_RANGE: (f64, f64) = (0.0, 1.0);
+
+// Limits in the schemas: JSON Schema counts string lengths in characters, the server in
+// UTF-8 bytes, so a `maxLength` is the byte limit (never looser than the server for
+// ASCII, and the descriptions say bytes). Sizes JSON Schema cannot state (a JSON
+// value's serialised bytes and nesting) are the extensions `x-maxBytes`/`x-maxDepth`.
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -14,12 +32,15 @@ use serde_json::{Map, Value};
 pub struct ScopeArg {
     /// The user, e.g. `alice`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub user: Option<String>,
     /// The agent, e.g. `coder`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub agent: Option<String>,
     /// The session (a run or conversation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub session: Option<String>,
 }
 
@@ -53,16 +74,23 @@ fn time(t: Timestamp) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RememberArgs {
-    /// What to remember: a fact, a preference in words, an event, a lesson learned.
+    /// What to remember: a fact, a preference in words, an event, a lesson learned (at
+    /// most 1 MiB of UTF-8).
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub content: String,
-    /// The kind of memory: `fact` (default), `episode`, `doc_chunk` or your own word.
+    /// The kind of memory: `fact` (default), `episode`, `doc_chunk` or your own word
+    /// (letters, digits, `_ - . :`; at most 64 bytes).
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KIND_BYTES), pattern(KIND_PATTERN))]
     pub kind: Option<String>,
     /// How much it matters, 0 to 1 (default 0.5); important memories rank higher.
     #[serde(default)]
+    #[schemars(range(min = IMPORTANCE_RANGE.0, max = IMPORTANCE_RANGE.1))]
     pub importance: Option<f64>,
-    /// Free-form facts about it as a JSON object, e.g. `{"project": "brain"}`.
+    /// Free-form facts about it as a JSON object, e.g. `{"project": "brain"}` (at most
+    /// 256 KiB serialised and 32 levels deep).
     #[serde(default)]
+    #[schemars(extend("x-maxBytes" = MAX_JSON_BYTES, "x-maxDepth" = MAX_JSON_DEPTH))]
     pub metadata: Option<Map<String, Value>>,
     /// Forget it automatically after this many seconds.
     #[serde(default)]
@@ -130,15 +158,18 @@ pub enum RecallModeArg {
 #[serde(deny_unknown_fields)]
 pub struct RecallArgs {
     /// The question or topic, in natural language.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub query: String,
     /// How many memories to return (default: the server's, usually 10; at most 1000).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_K))]
     pub k: Option<usize>,
     /// `hybrid` (default), `vector` or `keyword`.
     #[serde(default)]
     pub mode: Option<RecallModeArg>,
     /// Only these kinds of memory, e.g. `["fact"]`.
     #[serde(default)]
+    #[schemars(inner(length(min = 1, max = MAX_KIND_BYTES), pattern(KIND_PATTERN)))]
     pub kinds: Option<Vec<String>>,
     /// Whose memories to search; defaults to the scope of the caller's token.
     #[serde(default)]
@@ -184,12 +215,16 @@ pub struct ForgetOut {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPreferenceArgs {
-    /// Its name, e.g. `editor.indent`.
+    /// Its name, e.g. `editor.indent` (at most 512 bytes).
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub key: String,
-    /// Its value, any JSON, e.g. `"tabs"` or `4`.
+    /// Its value, any JSON, e.g. `"tabs"` or `4` (at most 256 KiB serialised and 32
+    /// levels deep).
+    #[schemars(extend("x-maxBytes" = MAX_JSON_BYTES, "x-maxDepth" = MAX_JSON_DEPTH))]
     pub value: Value,
     /// A category to group it (default `general`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub category: Option<String>,
     /// Whose preference; defaults to the scope of the caller's token.
     #[serde(default)]
@@ -252,13 +287,17 @@ pub struct PreferencesOut {
 #[serde(deny_unknown_fields)]
 pub struct AddPatternArgs {
     /// `error_fix`, `feature`, `optimization` or your own word.
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub pattern_type: String,
     /// The problem it solves, e.g. the error message.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub context: String,
     /// The code or command that solved it.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub solution: String,
     /// The programming language.
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub language: Option<String>,
     /// Whose pattern; defaults to the scope of the caller's token.
     #[serde(default)]
@@ -330,6 +369,7 @@ pub struct PatternOutcomeArgs {
 #[serde(deny_unknown_fields)]
 pub struct SearchPatternsArgs {
     /// The problem, e.g. an error message.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub query: String,
     /// Only this type.
     #[serde(default)]
@@ -339,6 +379,7 @@ pub struct SearchPatternsArgs {
     pub language: Option<String>,
     /// How many (default 5, at most 100).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_PATTERN_K))]
     pub k: Option<usize>,
     /// Whose patterns; defaults to the scope of the caller's token.
     #[serde(default)]
@@ -368,19 +409,24 @@ pub struct PatternsOut {
 #[serde(deny_unknown_fields)]
 pub struct RecordDecisionArgs {
     /// Which sort of agent decided, e.g. `coder`.
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub agent_type: String,
     /// The situation.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub context: String,
-    /// The options that were weighed.
-    #[serde(default)]
+    /// The options that were weighed: at least one, none empty.
+    #[schemars(length(min = 1), inner(length(min = 1, max = MAX_TEXT_BYTES)))]
     pub options: Vec<String>,
-    /// The option taken.
+    /// The option taken: one of `options`.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub chosen_option: String,
     /// Why.
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT_BYTES))]
     pub reasoning: Option<String>,
     /// The kind of task, for learning which options work where (default `default`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub task_bucket: Option<String>,
     /// A code pattern the decision applied, whose counts its outcome updates.
     #[serde(default)]
@@ -441,8 +487,10 @@ pub struct DecisionOutcomeArgs {
     /// The decision's id.
     pub id: RecordId,
     /// What happened, in words.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub outcome: String,
     /// How good it was, from -1 (bad) to 1 (good).
+    #[schemars(range(min = Reward::MIN.get(), max = Reward::MAX.get()))]
     pub reward: f64,
 }
 
@@ -470,6 +518,7 @@ pub struct ListDecisionsArgs {
     pub pending: Option<bool>,
     /// At most this many (default 20, at most 1000).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_K))]
     pub limit: Option<usize>,
     /// Whose decisions; defaults to the scope of the caller's token.
     #[serde(default)]
@@ -488,9 +537,11 @@ pub struct DecisionsOut {
 #[serde(deny_unknown_fields)]
 pub struct FeedbackArgs {
     /// What the user said, e.g. "perfect, exactly what I wanted" or "7/10".
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub feedback: String,
     /// The task it is about.
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT_BYTES))]
     pub task_context: Option<String>,
     /// The decision it is about; its outcome becomes this feedback.
     #[serde(default)]
@@ -540,11 +591,14 @@ pub struct FeedbackOut {
 #[serde(deny_unknown_fields)]
 pub struct RecommendArgs {
     /// Which sort of agent asks, e.g. `coder`.
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub agent_type: String,
-    /// The options to rank, e.g. `["retry", "rewrite"]`.
+    /// The options to rank, e.g. `["retry", "rewrite"]`: at least one.
+    #[schemars(length(min = 1))]
     pub options: Vec<String>,
     /// The kind of task (default `default`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub task_bucket: Option<String>,
     /// Let the brain sometimes put a less proven option first, to keep learning.
     #[serde(default)]
@@ -581,6 +635,7 @@ pub struct RecommendOut {
 #[serde(deny_unknown_fields)]
 pub struct ReasonArgs {
     /// The goal.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub goal: String,
     /// Options to choose among; empty lets the model decide freely.
     #[serde(default)]
@@ -590,9 +645,11 @@ pub struct ReasonArgs {
     pub constraints: Vec<String>,
     /// The agent type the decision is recorded under (default `reasoner`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub agent_type: Option<String>,
     /// The kind of task (default `default`).
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_KEY_BYTES))]
     pub task_bucket: Option<String>,
     /// Critique and revise the plan in a second model call.
     #[serde(default)]
@@ -690,6 +747,7 @@ pub struct AddMessageArgs {
     /// `user`, `assistant`, `system` or `tool`.
     pub role: RoleArg,
     /// The message.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub content: String,
     /// Whose window: usually names a `session`; defaults to the scope of the caller's token.
     #[serde(default)]
@@ -772,8 +830,10 @@ pub struct PatternOutcomeBody {
 #[serde(deny_unknown_fields)]
 pub struct DecisionOutcomeBody {
     /// What happened, in words.
+    #[schemars(length(min = 1, max = MAX_TEXT_BYTES))]
     pub outcome: String,
     /// How good it was, from -1 (bad) to 1 (good).
+    #[schemars(range(min = Reward::MIN.get(), max = Reward::MAX.get()))]
     pub reward: f64,
 }
 
@@ -822,4 +882,23 @@ pub(crate) fn query_scope(
         agent,
         session,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use memory_core::{Importance, MemoryKind};
+
+    /// The limits written here as numbers are the ones memory-core enforces.
+    #[test]
+    fn copied_limits_match_memory_core() {
+        assert!(MemoryKind::new("k".repeat(MAX_KIND_BYTES)).is_ok());
+        assert!(MemoryKind::new("k".repeat(MAX_KIND_BYTES + 1)).is_err());
+        assert!(MemoryKind::new("a-b_c.d:e9").is_ok());
+        assert!(MemoryKind::new("a b").is_err());
+        assert!(MemoryKind::new("a/b").is_err());
+        let (lo, hi) = IMPORTANCE_RANGE;
+        assert!(Importance::new(lo).is_ok() && Importance::new(hi).is_ok());
+        assert!(Importance::new(lo - 1e-9).is_err() && Importance::new(hi + 1e-9).is_err());
+    }
 }

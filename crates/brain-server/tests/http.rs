@@ -289,7 +289,7 @@ async fn reads_outside_the_tokens_scope_are_refused() -> TestResult {
         &s,
         "/v1/decisions",
         BOB,
-        json!({"agent_type": "coder", "context": "c", "chosen_option": "a"}),
+        json!({"agent_type": "coder", "context": "c", "options": ["a"], "chosen_option": "a"}),
     )
     .await?;
     let did = d["id"].as_i64().unwrap_or(-1);
@@ -604,6 +604,320 @@ async fn context_windows_are_per_scope() -> TestResult {
     )
     .await?;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+    s.shutdown().await?;
+    Ok(())
+}
+
+/// One raw HTTP/1.1 exchange, so the test controls every header (reqwest sets `Host`).
+async fn raw(
+    s: &Running,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> TestResult<(u16, Value)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("content-length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    stream.write_all(req.as_bytes()).await?;
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status: u16 = text.split(' ').nth(1).ok_or("no status line")?.parse()?;
+    let (head, rest) = text.split_once("\r\n\r\n").ok_or("no header end")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // One chunk is enough for these small answers.
+        rest.split_once("\r\n")
+            .map(|(_, r)| r.rsplit_once("\r\n0\r\n").map_or(r, |(b, _)| b))
+            .unwrap_or("")
+            .to_owned()
+    } else {
+        rest.to_owned()
+    };
+    Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_hosts_and_origins_are_refused_on_every_route() -> TestResult {
+    // No tokens on loopback: the setup a DNS-rebinding page would aim at.
+    let s = start_with(brain_server::ServeConfig {
+        allowed_hosts: vec!["brain.internal".into()],
+        ..brain_server::ServeConfig::default()
+    })
+    .await?;
+    let port = s.addr.port().to_string();
+    let good = format!("127.0.0.1:{port}");
+    let json_ct = ("content-type", "application/json");
+    let remember = r#"{"content": "planted by a rebinding page"}"#;
+    let recall = r#"{"query": "planted rebinding page", "mode": "keyword"}"#;
+
+    let evil_hosts = [
+        "attacker.example".to_owned(),
+        format!("attacker.example:{port}"),
+        format!("localhost.attacker.example:{port}"),
+        String::new(),
+    ];
+    for host in &evil_hosts {
+        for (method, path, body) in [
+            ("POST", "/v1/memories", Some(remember)),
+            ("POST", "/v1/memories/recall", Some(recall)),
+            ("GET", "/v1/decisions", None),
+            (
+                "PUT",
+                "/v1/preferences",
+                Some(r#"{"key": "k", "value": 1}"#),
+            ),
+            ("GET", "/health", None),
+            ("GET", "/openapi.json", None),
+            ("GET", "/v2/nothing", None),
+            ("POST", "/mcp", Some("{}")),
+        ] {
+            let (st, e) = raw(&s, method, path, &[("host", host), json_ct], body).await?;
+            assert_eq!(st, 403, "{method} {path} with Host {host:?}: {e}");
+            assert_eq!(kind(&e), "forbidden", "{method} {path}: {e}");
+        }
+    }
+    // HTTP/1.0 without any Host header.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(s.addr).await?;
+        stream.write_all(b"GET /health HTTP/1.0\r\n\r\n").await?;
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await?;
+        assert!(
+            String::from_utf8_lossy(&out).starts_with("HTTP/1.0 403"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    // A good Host with a foreign or opaque Origin.
+    for origin in [
+        "http://attacker.example",
+        &format!("http://attacker.example:{port}"),
+        "null",
+        "file://",
+        "127.0.0.1",
+    ] {
+        for (method, path, body) in [
+            ("POST", "/v1/memories", Some(remember)),
+            ("GET", "/v1/preferences", None),
+            ("GET", "/health", None),
+            ("POST", "/mcp", Some("{}")),
+        ] {
+            let (st, e) = raw(
+                &s,
+                method,
+                path,
+                &[("host", &good), ("origin", origin), json_ct],
+                body,
+            )
+            .await?;
+            assert_eq!(st, 403, "{method} {path} with Origin {origin}: {e}");
+            assert_eq!(kind(&e), "forbidden");
+        }
+    }
+    // Nothing the refused requests carried was written.
+    let (st, r) = raw(
+        &s,
+        "POST",
+        "/v1/memories/recall",
+        &[("host", &good), json_ct],
+        Some(recall),
+    )
+    .await?;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["hits"].as_array().map(Vec::len), Some(0), "{r}");
+    let (_, prefs) = raw(&s, "GET", "/v1/preferences", &[("host", &good)], None).await?;
+    assert_eq!(
+        prefs["preferences"].as_array().map(Vec::len),
+        Some(0),
+        "{prefs}"
+    );
+
+    // Loopback names, the bound address and allowed_hosts, with or without a port, and
+    // Origins naming them, are served.
+    let hosts = [
+        good.clone(),
+        "127.0.0.1".to_owned(),
+        format!("localhost:{port}"),
+        format!("LOCALHOST:{port}"),
+        format!("[::1]:{port}"),
+        "brain.internal".to_owned(),
+        "brain.internal:8443".to_owned(),
+    ];
+    for (i, host) in hosts.iter().enumerate() {
+        let body = format!(r#"{{"content": "written through host number {i}"}}"#);
+        let (st, m) = raw(
+            &s,
+            "POST",
+            "/v1/memories",
+            &[("host", host), json_ct],
+            Some(&body),
+        )
+        .await?;
+        assert_eq!(st, 201, "Host {host}: {m}");
+        let (st, h) = raw(&s, "GET", "/health", &[("host", host)], None).await?;
+        assert_eq!(st, 200, "Host {host}: {h}");
+    }
+    for origin in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        "http://localhost:3000".to_owned(),
+        "https://brain.internal".to_owned(),
+    ] {
+        let (st, r) = raw(
+            &s,
+            "POST",
+            "/v1/memories/recall",
+            &[("host", &good), ("origin", &origin), json_ct],
+            Some(r#"{"query": "written through host number", "mode": "keyword", "k": 20}"#),
+        )
+        .await?;
+        assert_eq!(st, 200, "Origin {origin}: {r}");
+        assert_eq!(r["hits"].as_array().map(Vec::len), Some(hosts.len()), "{r}");
+    }
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_methods_and_media_types_get_json_errors() -> TestResult {
+    let s = start().await?;
+    // 405 on known paths, REST and MCP, keeping the Allow header.
+    for (method, path) in [
+        (reqwest::Method::DELETE, "/v1/memories"),
+        (
+            reqwest::Method::PATCH,
+            "/v1/memories/0194a9d1-0000-7000-8000-000000000000",
+        ),
+        (reqwest::Method::GET, "/v1/recommend"),
+        (reqwest::Method::POST, "/health"),
+        (reqwest::Method::PUT, "/mcp"),
+    ] {
+        let r = client()
+            .request(method.clone(), s.url(path))
+            .bearer_auth(ALICE)
+            .send()
+            .await?;
+        assert_eq!(
+            r.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert!(r.headers().get("allow").is_some(), "{method} {path}");
+        let ct = r.headers().get("content-type").cloned();
+        let e: Value = r.json().await?;
+        assert_eq!(kind(&e), "method_not_allowed", "{method} {path}: {e}");
+        assert!(
+            ct.is_some_and(|c| c.as_bytes().starts_with(b"application/json")),
+            "{method} {path}"
+        );
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{e}"
+        );
+    }
+    // 415 on REST and MCP.
+    for path in ["/v1/memories", "/v1/memories/recall", "/mcp"] {
+        let r = client()
+            .post(s.url(path))
+            .bearer_auth(ALICE)
+            .header("content-type", "text/plain")
+            .header("accept", "application/json, text/event-stream")
+            .body(r#"{"content": "x"}"#)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
+        let e: Value = r.json().await?;
+        assert_eq!(kind(&e), "unsupported_media_type", "{path}: {e}");
+    }
+    // Nothing was written.
+    let (_, all) = post(
+        &s,
+        "/v1/memories/recall",
+        ALICE,
+        json!({"query": "x", "mode": "keyword"}),
+    )
+    .await?;
+    assert_eq!(all["hits"].as_array().map(Vec::len), Some(0), "{all}");
+    s.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_need_real_options_and_outcomes() -> TestResult {
+    let s = start().await?;
+    let ok = json!({"agent_type": "coder", "context": "flaky test", "options": ["retry", "rewrite"], "chosen_option": "rewrite"});
+    let (st, d) = post(&s, "/v1/decisions", ALICE, ok.clone()).await?;
+    assert_eq!(st, StatusCode::CREATED, "{d}");
+    let id = d["id"].as_i64().unwrap_or(-1);
+    for (body, needle) in [
+        (
+            json!({"agent_type": "coder", "context": "c", "chosen_option": "a"}),
+            "options",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": [], "chosen_option": "a"}),
+            "option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a", ""], "chosen_option": "a"}),
+            "option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a", "  "], "chosen_option": "a"}),
+            "option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a", "b"], "chosen_option": "c"}),
+            "chosen_option",
+        ),
+        (
+            json!({"agent_type": "coder", "context": "c", "options": ["a"], "chosen_option": "a", "task_bucket": "x".repeat(600)}),
+            "bucket",
+        ),
+    ] {
+        let (st, e) = post(&s, "/v1/decisions", ALICE, body.clone()).await?;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body} -> {e}");
+        assert_eq!(kind(&e), "invalid_input");
+        let msg = e["error"]["message"].as_str().unwrap_or("").to_lowercase();
+        assert!(msg.contains(needle), "{body}: {msg}");
+    }
+    for outcome in ["", "   "] {
+        let (st, e) = post(
+            &s,
+            &format!("/v1/decisions/{id}/outcome"),
+            ALICE,
+            json!({"outcome": outcome, "reward": 1.0}),
+        )
+        .await?;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{outcome:?} -> {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("outcome")),
+            "{e}"
+        );
+    }
+    // Only the good decision exists, still pending.
+    let (_, list) = get(&s, "/v1/decisions", ALICE).await?;
+    let ds = list["decisions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ds.len(), 1, "{list}");
+    assert_eq!(ds[0]["id"], id);
+    assert!(ds[0].get("outcome").is_none(), "{list}");
     s.shutdown().await?;
     Ok(())
 }

@@ -105,6 +105,7 @@ fn any_body_gets_a_json_answer() -> Result<(), Box<dyn std::error::Error>> {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(128));
     runner.run(&body, |bytes| {
         let req = Request::post("/v1/memories")
+            .header("host", "localhost")
             .header("content-type", "application/json")
             .body(Body::from(bytes.clone()))
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
