@@ -74,7 +74,7 @@ pub use brain::{
 };
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
-pub use ingest::{FileOutcome, IngestReport};
+pub use ingest::{FileOutcome, IngestReport, Skipped};
 pub use learn::{
     CandidateWhy, Completed, LearningConfig, OutcomeLearned, RankedOption, Recommendation,
 };
