@@ -291,10 +291,13 @@ async fn target(dir: &std::path::Path) -> Brain {
     b
 }
 
+/// The index of the first line of this type (`memory`, `policy`) or record kind.
 fn position(lines: &[String], ty: &str) -> usize {
     lines
         .iter()
-        .position(|l| l.contains(&format!("\"type\":\"{ty}\"")))
+        .position(|l| {
+            l.contains(&format!("\"type\":\"{ty}\"")) || l.contains(&format!("\"record\":\"{ty}\""))
+        })
         .unwrap()
 }
 

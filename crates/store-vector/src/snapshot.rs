@@ -754,9 +754,10 @@ fn remove_stale(dir: &Path) {
             continue;
         }
         match read_current(dir) {
-            Ok(current) if current.as_deref() != Some(name.as_str()) => {}
-            // The current snapshot, or CURRENT unreadable: leave everything.
-            _ => return,
+            Ok(current) if current.as_deref() == Some(name.as_str()) => continue,
+            Ok(_) => {}
+            // CURRENT unreadable: which snapshot is live is unknown, so leave everything.
+            Err(_) => return,
         }
         let removed = if meta.is_dir() {
             fs::remove_dir_all(entry.path())
