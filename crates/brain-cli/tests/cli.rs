@@ -856,7 +856,8 @@ fn ingest_skips_links_fifos_and_unreadable_entries_naming_each_and_goes_on() {
 
     // The human report lists each skipped path with its reason.
     std::fs::write(docs.join("z.md"), "# Zulu\n\nzulu changed.\n").unwrap();
-    let text = b.run(&["ingest", docs.to_str().unwrap()]).ok();
+    let run = b.run(&["ingest", docs.to_str().unwrap()]);
+    let text = run.ok();
     assert!(text.contains("1 changed"), "{text}");
     assert!(text.contains("skipped 3 paths"), "{text}");
     for name in ["loop.md", "dangling.md", "pipe.md"] {
