@@ -834,9 +834,7 @@ fn ingest_skips_links_fifos_and_unreadable_entries_naming_each_and_goes_on() {
         .unwrap();
     assert!(made.success());
 
-    let report = b
-        .run(&["--json", "ingest", docs.to_str().unwrap()])
-        .json();
+    let report = b.run(&["--json", "ingest", docs.to_str().unwrap()]).json();
     assert_eq!(report["added"], 2, "{report}");
     let skipped = report["skipped"].as_array().unwrap();
     let reason = |name: &str| {

@@ -1185,17 +1185,17 @@ impl Brain {
 /// The memory that puts a pattern into the patterns collection (a new id each time).
 pub(crate) fn pattern_memory(p: &CodePattern) -> Result<NewMemory> {
     let mut metadata = Metadata::new()
-            .with("pattern_id", p.id)
-            .with("pattern_type", p.pattern_type.clone());
-        if let Some(l) = &p.language {
-            metadata = metadata.with("language", l.clone());
-        }
-        let kind = MemoryKind::new(PATTERN_KIND)?;
-        let memory = NewMemory::new(format!("{}\n{}", p.context, p.solution))
-            .with_kind(kind)
-            .with_scope(p.scope.clone())
-            .with_metadata(metadata);
-        Ok(memory)
+        .with("pattern_id", p.id)
+        .with("pattern_type", p.pattern_type.clone());
+    if let Some(l) = &p.language {
+        metadata = metadata.with("language", l.clone());
+    }
+    let kind = MemoryKind::new(PATTERN_KIND)?;
+    let memory = NewMemory::new(format!("{}\n{}", p.context, p.solution))
+        .with_kind(kind)
+        .with_scope(p.scope.clone())
+        .with_metadata(metadata);
+    Ok(memory)
 }
 
 pub(crate) fn pattern_memories(scope: Scope) -> MemoryFilter {

@@ -321,7 +321,10 @@ fn walk(root: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>> {
             },
             Err(e) => {
                 let path = error_path(&e).unwrap_or(root).to_path_buf();
-                skipped.push(Skipped::new(path, format!("cannot read: {}", bare_error(&e))));
+                skipped.push(Skipped::new(
+                    path,
+                    format!("cannot read: {}", bare_error(&e)),
+                ));
             }
         }
     }

@@ -312,7 +312,11 @@ impl Brain {
         }
         let texts: Vec<String> = texts
             .into_iter()
-            .chain(memories[file.memories.len()..].iter().map(|m| m.content.clone()))
+            .chain(
+                memories[file.memories.len()..]
+                    .iter()
+                    .map(|m| m.content.clone()),
+            )
             .collect();
         progress.start("embedding", Some(memories.len() as u64));
         for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
@@ -532,14 +536,8 @@ fn read_export(input: &mut (dyn BufRead + Send)) -> Result<ExportFile> {
                         format!("preference `{}` of this scope", p.key),
                     )),
                     Record::Pattern(p) => keys.push((
-                        format!(
-                            "pattern key {:?}",
-                            (&p.scope, &p.pattern_type, &p.context)
-                        ),
-                        format!(
-                            "a `{}` pattern with this scope and context",
-                            p.pattern_type
-                        ),
+                        format!("pattern key {:?}", (&p.scope, &p.pattern_type, &p.context)),
+                        format!("a `{}` pattern with this scope and context", p.pattern_type),
                     )),
                     _ => {}
                 }

@@ -160,7 +160,11 @@ async fn unreadable_and_special_files_are_skipped_with_their_reason_and_the_rest
     let d = dir.path();
     std::fs::write(d.join("a.md"), "# Alpha\n\nalpha files come first.\n").unwrap();
     std::fs::write(d.join("m.md"), "# Middle\n\nthis one vanishes.\n").unwrap();
-    std::fs::write(d.join("z.md"), "# Zulu\n\nzulu files come after the bad ones.\n").unwrap();
+    std::fs::write(
+        d.join("z.md"),
+        "# Zulu\n\nzulu files come after the bad ones.\n",
+    )
+    .unwrap();
     symlink("loop.md", d.join("loop.md")).unwrap();
     symlink("nowhere.md", d.join("dangling.md")).unwrap();
     symlink("a.md", d.join("link.md")).unwrap();
@@ -191,8 +195,17 @@ async fn unreadable_and_special_files_are_skipped_with_their_reason_and_the_rest
     assert_eq!(r.skipped.len(), 5, "{r:?}");
     let kw = |q: &str| RecallQuery::new(q, s.clone()).with_mode(RecallMode::Keyword);
     let hits = b.recall(&kw("zulu")).await.unwrap();
-    let path = hits[0].memory.metadata.get("path").unwrap().as_str().unwrap();
-    assert!(path.ends_with("z.md"), "the file after the bad ones: {hits:?}");
+    let path = hits[0]
+        .memory
+        .metadata
+        .get("path")
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert!(
+        path.ends_with("z.md"),
+        "the file after the bad ones: {hits:?}"
+    );
 
     // A FIFO given directly is reported too, and never read (which would block).
     let r = b

@@ -478,10 +478,14 @@ async fn reindex_leaves_the_index_directory_to_the_servers_sharing_it() {
     let r = Brain::reindex(config(dir.path(), 128), &NoProgress)
         .await
         .unwrap();
-    assert!(theirs.join("entries.jsonl").exists(), "removed under a server");
+    assert!(
+        theirs.join("entries.jsonl").exists(),
+        "removed under a server"
+    );
     let st = r.stats().await.unwrap();
     assert_eq!(st.indexed as u64, st.store.memories);
-    let q = RecallQuery::new("staging database", Scope::user("alice")).with_mode(RecallMode::Vector);
+    let q =
+        RecallQuery::new("staging database", Scope::user("alice")).with_mode(RecallMode::Vector);
     assert_eq!(
         b.recall(&q).await.unwrap()[0].memory.content,
         "the staging database listens on 5433"
@@ -493,7 +497,10 @@ async fn reindex_leaves_the_index_directory_to_the_servers_sharing_it() {
     let r = Brain::reindex(config(dir.path(), 64), &NoProgress)
         .await
         .unwrap();
-    assert!(theirs.join("entries.jsonl").exists(), "removed under a server");
+    assert!(
+        theirs.join("entries.jsonl").exists(),
+        "removed under a server"
+    );
     let st = r.stats().await.unwrap();
     assert_eq!(st.indexed as u64, st.store.memories);
     drop(r);

@@ -765,7 +765,9 @@ fn remove_stale(dir: &Path) {
             fs::remove_file(entry.path())
         };
         match removed {
-            Ok(()) => tracing::info!(path = %entry.path().display(), "removed a stale snapshot leftover"),
+            Ok(()) => {
+                tracing::info!(path = %entry.path().display(), "removed a stale snapshot leftover")
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(path = %entry.path().display(), error = %e, "could not remove a stale snapshot leftover");
@@ -788,7 +790,10 @@ mod tests {
             writer_pid(&format!("{TMP_PREFIX}{SNAPSHOT_PREFIX}{a}")),
             Some(std::process::id())
         );
-        assert_eq!(writer_pid(&format!("{CURRENT_TMP_PREFIX}{b}")), Some(std::process::id()));
+        assert_eq!(
+            writer_pid(&format!("{CURRENT_TMP_PREFIX}{b}")),
+            Some(std::process::id())
+        );
         // Names of older versions (no random part) have no pid we trust.
         assert_eq!(writer_pid("snapshot-00000000000000000099-1-1-1"), None);
         assert_eq!(writer_pid("CURRENT"), None);

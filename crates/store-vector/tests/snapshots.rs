@@ -444,7 +444,9 @@ async fn a_snapshot_of_another_embedder_is_caught_up_or_rebuilt() {
     open(dir, &store).await.snapshot(dir).await.unwrap();
 
     // Another model of the same dimension: every embedding cleared, then re-embedded.
-    let was_live: Vec<usize> = (0..n).filter(|i| store.live().contains_key(&id(*i))).collect();
+    let was_live: Vec<usize> = (0..n)
+        .filter(|i| store.live().contains_key(&id(*i)))
+        .collect();
     for i in &was_live {
         store.remove(id(*i));
     }
