@@ -808,12 +808,9 @@ async fn ingest(ctx: &Ctx, a: IngestArgs) -> anyhow::Result<()> {
                 ));
             }
             if !report.skipped.is_empty() {
-                lines.push(format!("skipped {} files:", report.skipped.len()));
-                for (path, why) in report.skipped.iter().take(20) {
-                    lines.push(format!("  {}: {why}", path.display()));
-                }
-                if report.skipped.len() > 20 {
-                    lines.push(format!("  … and {} more", report.skipped.len() - 20));
+                lines.push(format!("skipped {} paths:", report.skipped.len()));
+                for s in &report.skipped {
+                    lines.push(format!("  {}: {}", s.path.display(), s.reason));
                 }
             }
             lines

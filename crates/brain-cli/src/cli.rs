@@ -132,7 +132,8 @@ pub enum Command {
     /// Add files and directories (recursively) to the documentation collection: markdown
     /// split at headings, source code at functions, each chunk a `doc_chunk` memory.
     /// Re-ingesting replaces changed files and drops removed ones; `.gitignore` is
-    /// honoured; binary and oversized files are skipped.
+    /// honoured; binary, oversized and unreadable files, symbolic links, FIFOs, sockets
+    /// and devices are skipped and listed with the reason, and the rest is ingested.
     Ingest(IngestArgs),
     /// Write every memory and record as JSONL (lossless: ids, scopes, metadata, times,
     /// counts) to FILE, or to stdout.

@@ -223,6 +223,14 @@ pub fn hint(
                             .into(),
                     );
                 }
+                // A file outside the data directory (an ingested or imported path): say
+                // so, rather than blame the data directory.
+                BrainError::Io { path, .. } if data_dir.is_none_or(|d| !path.starts_with(d)) => {
+                    return Some(format!(
+                        "check that {} exists and can be read, then retry",
+                        path.display()
+                    ));
+                }
                 BrainError::Llm(llm_router::LlmError::NotConfigured) => return None,
                 BrainError::Llm(_) => {
                     return Some(
@@ -257,5 +265,31 @@ pub fn hint(
             "this may be a bug or a damaged store; rerun with RUST_LOG=debug and report it with the output".into(),
         ),
         Exit::Ok | Exit::Usage => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_file_outside_the_data_dir_is_named_not_the_data_dir() {
+        let io = |p: &str| {
+            anyhow::Error::from(BrainError::Io {
+                path: p.into(),
+                source: std::io::Error::other("boom"),
+            })
+        };
+        let data = std::path::Path::new("/data/brain");
+        let outside = hint(&io("/docs/a.md"), Exit::Unavailable, Some(data)).unwrap();
+        assert!(
+            outside.contains("/docs/a.md") && !outside.contains("/data/brain"),
+            "{outside}"
+        );
+        let inside = hint(&io("/data/brain/memory.db"), Exit::Unavailable, Some(data)).unwrap();
+        assert!(
+            inside.contains("/data/brain is a writable directory"),
+            "{inside}"
+        );
     }
 }

@@ -816,3 +816,50 @@ fn ingest_a_real_directory_then_recall_the_right_chunk() {
     b.run(&["ingest", b.path("no-such-dir").to_str().unwrap()])
         .fails(3, "no-such-dir");
 }
+
+#[cfg(unix)]
+#[test]
+fn ingest_skips_links_fifos_and_unreadable_entries_naming_each_and_goes_on() {
+    use std::os::unix::fs::symlink;
+    let b = TestBrain::new();
+    let docs = b.path("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "# Alpha\n\nalpha comes first.\n").unwrap();
+    std::fs::write(docs.join("z.md"), "# Zulu\n\nzulu comes last.\n").unwrap();
+    symlink("loop.md", docs.join("loop.md")).unwrap();
+    symlink("gone.md", docs.join("dangling.md")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(docs.join("pipe.md"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let report = b.run(&["--json", "ingest", docs.to_str().unwrap()]).json();
+    assert_eq!(report["added"], 2, "{report}");
+    let skipped = report["skipped"].as_array().unwrap();
+    let reason = |name: &str| {
+        let path = docs.join(name);
+        skipped
+            .iter()
+            .find(|s| s["path"] == path.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{name} not listed: {report}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(reason("loop.md").contains("loop"), "{report}");
+    assert!(reason("dangling.md").contains("dangling"), "{report}");
+    assert!(reason("pipe.md").contains("FIFO"), "{report}");
+    assert_eq!(skipped.len(), 3, "{report}");
+
+    // The human report lists each skipped path with its reason.
+    std::fs::write(docs.join("z.md"), "# Zulu\n\nzulu changed.\n").unwrap();
+    let run = b.run(&["ingest", docs.to_str().unwrap()]);
+    let text = run.ok();
+    assert!(text.contains("1 changed"), "{text}");
+    assert!(text.contains("skipped 3 paths"), "{text}");
+    for name in ["loop.md", "dangling.md", "pipe.md"] {
+        let shown = format!("{}: ", docs.join(name).display());
+        assert!(text.contains(&shown), "{name}: {text}");
+    }
+}

@@ -27,7 +27,7 @@ use crate::short_term::InProcessShortTerm;
 pub const PATTERN_KIND: &str = "code_pattern";
 
 /// Most memories written in one store transaction by the bulk operations.
-const BATCH: usize = 256;
+pub(crate) const BATCH: usize = 256;
 
 /// Kinds the brain writes and reads back itself; callers cannot write them, so a link
 /// such as a pattern memory's `pattern_id` is only ever the brain's own.
@@ -392,7 +392,7 @@ impl Brain {
     }
 
     /// Applies the store's new changes to the index, and snapshots it when enough piled up.
-    async fn sync_index(&self) -> Result<()> {
+    pub(crate) async fn sync_index(&self) -> Result<()> {
         self.index.catch_up(self.store.as_embeddings()).await?;
         let behind = self
             .index
@@ -514,7 +514,7 @@ impl Brain {
 
     /// The newest `n` memories of a thread (exactly `scope`), created before `before`
     /// when given, oldest first.
-    async fn thread_tail(
+    pub(crate) async fn thread_tail(
         &self,
         scope: &Scope,
         before: Option<Timestamp>,
@@ -1151,18 +1151,7 @@ impl Brain {
     }
 
     pub(crate) async fn index_pattern(&self, p: &CodePattern) -> Result<Memory> {
-        let mut metadata = Metadata::new()
-            .with("pattern_id", p.id)
-            .with("pattern_type", p.pattern_type.clone());
-        if let Some(l) = &p.language {
-            metadata = metadata.with("language", l.clone());
-        }
-        let kind = MemoryKind::new(PATTERN_KIND)?;
-        let memory = NewMemory::new(format!("{}\n{}", p.context, p.solution))
-            .with_kind(kind)
-            .with_scope(p.scope.clone())
-            .with_metadata(metadata);
-        self.remember_unchecked(vec![memory])
+        self.remember_unchecked(vec![pattern_memory(p)?])
             .await?
             .pop()
             .ok_or_else(|| {
@@ -1342,6 +1331,22 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_owned()
+}
+
+/// The memory that puts a pattern into the patterns collection (a new id each time).
+pub(crate) fn pattern_memory(p: &CodePattern) -> Result<NewMemory> {
+    let mut metadata = Metadata::new()
+        .with("pattern_id", p.id)
+        .with("pattern_type", p.pattern_type.clone());
+    if let Some(l) = &p.language {
+        metadata = metadata.with("language", l.clone());
+    }
+    let kind = MemoryKind::new(PATTERN_KIND)?;
+    let memory = NewMemory::new(format!("{}\n{}", p.context, p.solution))
+        .with_kind(kind)
+        .with_scope(p.scope.clone())
+        .with_metadata(metadata);
+    Ok(memory)
 }
 
 pub(crate) fn pattern_memories(scope: Scope) -> MemoryFilter {

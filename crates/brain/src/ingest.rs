@@ -4,8 +4,10 @@
 //! A file is identified by its canonical path. Re-ingesting it replaces its chunks in one
 //! store transaction when its content (or the chunker's format) changed, and does nothing
 //! when it did not. Re-ingesting a directory also removes the chunks of files that are no
-//! longer in it. Walking honours `.gitignore` and skips hidden files, binary files and
-//! files over the size limit (each skip reported with its reason).
+//! longer in it. Walking honours `.gitignore` and skips hidden files; binary files, files
+//! over the size limit, files that cannot be read, symbolic links (not followed; dangling
+//! and looping ones named as such), FIFOs, sockets and devices are skipped and reported
+//! with their reason, and the walk goes on.
 
 use std::path::{Path, PathBuf};
 
@@ -53,8 +55,26 @@ pub struct IngestReport {
     pub removed_files: usize,
     /// Chunks stored.
     pub chunks: usize,
-    /// Files skipped, with why.
-    pub skipped: Vec<(PathBuf, String)>,
+    /// Paths skipped, with why, in walk order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A path an ingest skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The path as walked.
+    pub path: PathBuf,
+    /// Why, for a person (e.g. "not UTF-8 text", "cannot read: …", "FIFO").
+    pub reason: String,
+}
+
+impl Skipped {
+    fn new(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Skipped {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl Brain {
@@ -78,33 +98,27 @@ impl Brain {
             );
             let mut seen = std::collections::HashSet::new();
             for file in files {
-                let key = file.canonicalize().map_err(|e| BrainError::io(&file, e))?;
-                seen.insert(key.to_string_lossy().into_owned());
-                let bytes = std::fs::read(&file).map_err(|e| BrainError::io(&file, e))?;
-                if bytes.len() as u64 > self.config().ingest.max_file_bytes {
-                    report.skipped.push((
-                        file.clone(),
-                        format!(
-                            "{} bytes, over ingest.max_file_bytes ({})",
-                            bytes.len(),
-                            self.config().ingest.max_file_bytes
-                        ),
-                    ));
-                    progress.advance(1);
-                    continue;
-                }
-                let Ok(text) = String::from_utf8(bytes) else {
-                    report.skipped.push((file.clone(), "not UTF-8 text".into()));
-                    progress.advance(1);
-                    continue;
+                // Resolved first: a file that cannot be read now but is still there keeps
+                // its chunks (it is seen); one that vanished loses them.
+                let key = match file.canonicalize() {
+                    Ok(k) => k,
+                    Err(e) => {
+                        report
+                            .skipped
+                            .push(Skipped::new(file, format!("cannot read: {e}")));
+                        progress.advance(1);
+                        continue;
+                    }
                 };
-                if text.contains('\0') {
-                    report
-                        .skipped
-                        .push((file.clone(), "binary (holds NUL bytes)".into()));
-                    progress.advance(1);
-                    continue;
-                }
+                seen.insert(key.to_string_lossy().into_owned());
+                let text = match self.read_text(&file) {
+                    Ok(t) => t,
+                    Err(reason) => {
+                        report.skipped.push(Skipped::new(file, reason));
+                        progress.advance(1);
+                        continue;
+                    }
+                };
                 let display = file.to_string_lossy().into_owned();
                 let outcome = self
                     .ingest_document(&key, &display, &canonical, &text, scope)
@@ -128,6 +142,34 @@ impl Brain {
             }
         }
         Ok(report)
+    }
+
+    /// The text of a file the walk listed, or why it is skipped. Only a regular file is
+    /// opened (a FIFO that became one meanwhile would block the read).
+    fn read_text(&self, file: &Path) -> std::result::Result<String, String> {
+        let meta = std::fs::symlink_metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+        if !meta.is_file() {
+            return Err(special_file(file, &meta.file_type()));
+        }
+        let max = self.config().ingest.max_file_bytes;
+        if meta.len() > max {
+            return Err(format!(
+                "{} bytes, over ingest.max_file_bytes ({max})",
+                meta.len()
+            ));
+        }
+        let bytes = std::fs::read(file).map_err(|e| format!("cannot read: {e}"))?;
+        if bytes.len() as u64 > max {
+            return Err(format!(
+                "{} bytes, over ingest.max_file_bytes ({max})",
+                bytes.len()
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+        if text.contains('\0') {
+            return Err("binary (holds NUL bytes)".into());
+        }
+        Ok(text)
     }
 
     /// Ingests one document's text. `key` identifies it (re-ingesting the same key
@@ -246,9 +288,12 @@ fn source_filter(scope: &Scope, key: &str) -> MemoryFilter {
     doc_filter(scope).with_metadata(MetadataCondition::eq("source", key.to_owned()))
 }
 
-/// The files under `root` (or `root` itself), sorted; hidden and git-ignored ones left out.
-fn walk(root: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<PathBuf>> {
-    if !root.exists() {
+/// The regular files under `root` (or `root` itself), sorted; hidden and git-ignored ones
+/// left out. Everything else met on the way that is not a directory, and every entry the
+/// walk could not read, goes to `skipped` with its reason.
+fn walk(root: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>> {
+    // `exists` follows links: a dangling root is reported as what it is below.
+    if std::fs::symlink_metadata(root).is_err() {
         return Err(BrainError::io(
             root,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
@@ -264,10 +309,88 @@ fn walk(root: &Path, skipped: &mut Vec<(PathBuf, String)>) -> Result<Vec<PathBuf
         .build()
     {
         match entry {
-            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => files.push(e.into_path()),
-            Ok(_) => {}
-            Err(e) => skipped.push((root.to_path_buf(), e.to_string())),
+            Ok(e) => match e.file_type() {
+                Some(t) if t.is_file() => files.push(e.into_path()),
+                Some(t) if t.is_dir() => {}
+                Some(t) => {
+                    let reason = special_file(e.path(), &t);
+                    skipped.push(Skipped::new(e.into_path(), reason));
+                }
+                // Only stdin has no file type; the walker never yields it here.
+                None => {}
+            },
+            Err(e) => {
+                let path = error_path(&e).unwrap_or(root).to_path_buf();
+                skipped.push(Skipped::new(
+                    path,
+                    format!("cannot read: {}", bare_error(&e)),
+                ));
+            }
         }
     }
     Ok(files)
+}
+
+/// Why a path that is not a regular file or directory is skipped.
+fn special_file(path: &Path, t: &std::fs::FileType) -> String {
+    if t.is_symlink() {
+        return match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => "symbolic link to a directory (not followed)".into(),
+            Ok(_) => "symbolic link (not followed)".into(),
+            Err(e) if e.raw_os_error() == Some(ELOOP) => {
+                "symbolic link loop (it resolves to itself)".into()
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                "dangling symbolic link (its target does not exist)".into()
+            }
+            Err(e) => format!("symbolic link that cannot be resolved: {e}"),
+        };
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "FIFO (named pipe), not a regular file".into();
+        }
+        if t.is_socket() {
+            return "socket, not a regular file".into();
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "device, not a regular file".into();
+        }
+    }
+    if t.is_dir() {
+        return "a directory, not a regular file".into();
+    }
+    "not a regular file".into()
+}
+
+/// `ELOOP` ("too many levels of symbolic links"), the same on Linux and macOS for our
+/// purpose of naming a loop; elsewhere the message says it anyway.
+#[cfg(target_os = "linux")]
+const ELOOP: i32 = 40;
+#[cfg(not(target_os = "linux"))]
+const ELOOP: i32 = 62;
+
+/// The path a walk error is about, if it names one.
+fn error_path(e: &ignore::Error) -> Option<&Path> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::Loop { child, .. } => Some(child),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Partial(errs) => errs.iter().find_map(error_path),
+        _ => None,
+    }
+}
+
+/// A walk error's message without the path (reported beside it).
+fn bare_error(e: &ignore::Error) -> String {
+    match e {
+        ignore::Error::WithPath { err, .. } | ignore::Error::WithDepth { err, .. } => {
+            bare_error(err)
+        }
+        other => other.to_string(),
+    }
 }

@@ -74,7 +74,7 @@ pub use brain::{
 };
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
-pub use ingest::{FileOutcome, IngestReport};
+pub use ingest::{FileOutcome, IngestReport, Skipped};
 pub use learn::{
     CandidateWhy, Completed, LearningConfig, MAX_POLICY_ARMS, OutcomeLearned, RankedOption,
     Recommendation,

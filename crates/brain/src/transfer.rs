@@ -6,6 +6,7 @@
 //! importing brain embeds with its own model. The patterns collection is derived from
 //! the patterns too, so its memories are rebuilt on import rather than copied.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, Write};
 
 use memory_core::{
@@ -14,7 +15,9 @@ use memory_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::brain::{Brain, PATTERN_KIND, embed_blended, is_thread_member, thread_text};
+use crate::brain::{
+    BATCH, Brain, PATTERN_KIND, embed_blended, is_thread_member, pattern_memory, thread_text,
+};
 use crate::config::BrainConfig;
 use crate::engines;
 use crate::error::{BrainError, Result};
@@ -270,121 +273,321 @@ impl Brain {
         Ok(out)
     }
 
-    /// Reads a JSONL export. Every line is parsed and checked, and every id checked
-    /// against what is stored, before anything is written: a bad line or a clashing id
-    /// is an error naming the line, and nothing is imported. Memories are re-embedded
-    /// with this brain's embedder; restored patterns rejoin the patterns collection.
+    /// Reads a JSONL export and writes it in one store transaction.
+    ///
+    /// The whole file is checked before anything is written: every line parsed and
+    /// validated ([`parse_export_line`]); no record id, memory id, policy name, preference
+    /// (scope, key) or pattern (scope, type, context) twice in the file; none of them
+    /// already stored. A failure is an error naming the line, and nothing is imported.
+    /// Then memories are embedded with this brain's embedder (thread members with the
+    /// turns before them, as remember does) and everything — records, policies, memories
+    /// with their embeddings, and the patterns' entries in the patterns collection — is
+    /// one `write_batch`, so a clash only the store sees (or any store failure) leaves the
+    /// brain exactly as it was. Memories are restored exactly: their context is not
+    /// filled and stored neighbours are not changed.
     #[tracing::instrument(skip_all)]
     pub async fn import_jsonl(
         &self,
         input: &mut (dyn BufRead + Send),
         progress: &dyn Progress,
     ) -> Result<TransferCounts> {
-        let mut memories: Vec<(usize, NewMemory)> = Vec::new();
-        let mut records: Vec<(usize, Record)> = Vec::new();
-        let mut policies: Vec<memory_core::PolicyState> = Vec::new();
-        let mut buf = String::new();
-        let mut n = 0usize;
-        loop {
-            buf.clear();
-            n += 1;
-            let read = input.read_line(&mut buf).map_err(|e| BrainError::Import {
-                line: n,
-                message: format!("cannot read: {e}"),
-            })?;
-            if read == 0 {
-                break;
-            }
-            let text = buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let bad = |m: String| BrainError::Import {
-                line: n,
-                message: m,
-            };
-            match parse_export_line(text).map_err(|e| bad(e.to_string()))? {
-                ExportLine::Header { .. } => {}
-                ExportLine::Memory(m) => memories.push((n, memory_to_new(m))),
-                ExportLine::Record(r) => records.push((n, r)),
-                ExportLine::Policy(p) => {
-                    if self.store().get_policy(&p.name).await?.is_some() {
-                        return Err(bad(format!("policy `{}` is already in this brain", p.name)));
-                    }
-                    policies.push(p);
-                }
+        let file = read_export(input)?;
+        progress.start("checking", None);
+        self.check_against_store(&file).await?;
+        progress.finish();
+
+        let mut ops: Vec<WriteOp> = file
+            .records
+            .iter()
+            .map(|(_, r)| WriteOp::Restore(r.clone()))
+            .collect();
+        let mut memories: Vec<NewMemory> = file.memories.iter().map(|(_, m)| m.clone()).collect();
+        let texts = self.import_texts(&memories).await?;
+        for (_, r) in &file.records {
+            if let Record::Pattern(p) = r {
+                let mut m = pattern_memory(p)?;
+                m.id = Some(MemoryId::new());
+                memories.push(m);
             }
         }
-        progress.start("checking ids", Some(memories.len() as u64));
-        let mut seen = std::collections::HashSet::new();
-        for (line, m) in &memories {
-            let id = m.id.unwrap_or_default();
-            if !seen.insert(id) || self.get(id).await?.is_some() {
-                return Err(BrainError::Import {
-                    line: *line,
-                    message: format!("memory {} is already in this brain", uuid_of(id)),
-                });
+        let texts: Vec<String> = texts
+            .into_iter()
+            .chain(
+                memories[file.memories.len()..]
+                    .iter()
+                    .map(|m| m.content.clone()),
+            )
+            .collect();
+        progress.start("embedding", Some(memories.len() as u64));
+        for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
+            let own: Vec<String> = chunk.iter().map(|m| m.content.clone()).collect();
+            let vectors = embed_blended(self.embedder_arc().as_ref(), &own, texts).await?;
+            for (m, vector) in chunk.iter().zip(vectors) {
+                let id = m.id.unwrap_or_default();
+                ops.push(WriteOp::PutMemory(m.clone()));
+                ops.push(WriteOp::PutEmbedding { id, vector });
             }
-            progress.advance(1);
+            progress.advance(chunk.len() as u64);
         }
         progress.finish();
 
-        // Records first, in one transaction: a clash there writes nothing at all.
-        let mut counts = TransferCounts::default();
-        if !records.is_empty() {
-            let lines: Vec<usize> = records.iter().map(|(l, _)| *l).collect();
-            let ops = records
-                .iter()
-                .map(|(_, r)| WriteOp::Restore(r.clone()))
-                .collect();
-            self.store().write_batch(ops).await.map_err(|e| {
-                let line = lines.first().copied().unwrap_or(0);
-                match e.kind() {
-                    memory_core::ErrorKind::Conflict => BrainError::Import {
-                        line,
-                        message: format!("{e} (records start at this line)"),
-                    },
-                    _ => BrainError::Core(e),
-                }
-            })?;
-            counts.records = records.len() as u64;
+        progress.start("writing", None);
+        if !ops.is_empty() {
+            self.store()
+                .write_batch(ops)
+                .await
+                .map_err(|e| store_refusal(e, &file))?;
         }
-        for p in &policies {
+        // Until the store can put a policy inside the batch, policies follow it; every
+        // name was checked above, so only a concurrent writer can make this fail.
+        for (line, p) in &file.policies {
             self.store()
                 .put_policy(&p.name, &p.kind, &p.state, None)
-                .await?;
-            counts.policies += 1;
-        }
-        progress.start("memories", Some(memories.len() as u64));
-        for chunk in memories.chunks(256) {
-            let batch: Vec<NewMemory> = chunk.iter().map(|(_, m)| m.clone()).collect();
-            let stored = self.remember_many(batch).await?;
-            counts.memories += stored.len() as u64;
-            progress.advance(stored.len() as u64);
+                .await
+                .map_err(|e| match e.kind() {
+                    memory_core::ErrorKind::Conflict => BrainError::Import {
+                        line: *line,
+                        message: e.to_string(),
+                    },
+                    _ => BrainError::Core(e),
+                })?;
         }
         progress.finish();
-        let patterns: Vec<_> = records
-            .into_iter()
-            .filter_map(|(_, r)| match r {
-                Record::Pattern(p) => Some(p),
-                _ => None,
-            })
+        self.sync_index().await?;
+        Ok(TransferCounts {
+            memories: file.memories.len() as u64,
+            records: file.records.len() as u64,
+            policies: file.policies.len() as u64,
+        })
+    }
+
+    /// Fails on the first line whose id or unique key is already stored.
+    async fn check_against_store(&self, file: &ExportFile) -> Result<()> {
+        let s = self.store();
+        let ids: Vec<MemoryId> = file
+            .memories
+            .iter()
+            .map(|(_, m)| m.id.unwrap_or_default())
             .collect();
-        if !patterns.is_empty() {
-            progress.start("patterns", Some(patterns.len() as u64));
-            for p in &patterns {
-                self.index_pattern(p).await?;
-                progress.advance(1);
+        for chunk in ids.chunks(1_000) {
+            let stored: std::collections::HashSet<MemoryId> = s
+                .get_memories(chunk)
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect();
+            if let Some((line, m)) = file
+                .memories
+                .iter()
+                .find(|(_, m)| stored.contains(&m.id.unwrap_or_default()))
+            {
+                return Err(BrainError::Import {
+                    line: *line,
+                    message: format!(
+                        "memory {} is already in this brain",
+                        uuid_of(m.id.unwrap_or_default())
+                    ),
+                });
             }
-            progress.finish();
         }
-        Ok(counts)
+        for (line, p) in &file.policies {
+            if s.get_policy(&p.name).await?.is_some() {
+                return Err(BrainError::Import {
+                    line: *line,
+                    message: format!("policy `{}` is already in this brain", p.name),
+                });
+            }
+        }
+        for (line, r) in &file.records {
+            let clash = match r {
+                Record::Preference(p) => s
+                    .get_preference(&p.scope, &p.key)
+                    .await?
+                    .map(|_| format!("a preference `{}` of this scope", p.key)),
+                Record::Project(p) => s
+                    .get_project(p.id)
+                    .await?
+                    .map(|_| format!("project {}", p.id)),
+                Record::Decision(d) => s
+                    .get_decision(d.id)
+                    .await?
+                    .map(|_| format!("decision {}", d.id)),
+                Record::Pattern(p) => {
+                    if s.get_pattern(p.id).await?.is_some() {
+                        Some(format!("pattern {}", p.id))
+                    } else {
+                        let q = PatternQuery {
+                            pattern_type: Some(p.pattern_type.clone()),
+                            ..PatternQuery::new(p.scope.clone(), MAX_RECORDS)
+                        };
+                        s.list_patterns(&q)
+                            .await?
+                            .iter()
+                            .any(|x| x.scope == p.scope && x.context == p.context)
+                            .then(|| {
+                                format!(
+                                    "a `{}` pattern with this scope and context",
+                                    p.pattern_type
+                                )
+                            })
+                    }
+                }
+                // No lookup by id in the port: the store refuses these inside the batch.
+                Record::LearningEvent(_) | Record::Conversation(_) => None,
+            };
+            if let Some(what) = clash {
+                return Err(BrainError::Import {
+                    line: *line,
+                    message: format!("{what} is already in this brain"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The text each imported memory is embedded from: its content, or for a thread
+    /// member the content with the turns before it (stored ones first), as remember and
+    /// reindex embed it.
+    async fn import_texts(&self, memories: &[NewMemory]) -> Result<Vec<String>> {
+        let mut texts: Vec<String> = memories.iter().map(|m| m.content.clone()).collect();
+        let t = self.config().threads;
+        if !t.enabled || t.previous == 0 {
+            return Ok(texts);
+        }
+        let mut order: Vec<usize> = (0..memories.len())
+            .filter(|&i| is_thread_member(&memories[i].scope, &memories[i].kind))
+            .collect();
+        order.sort_by_key(|&i| (memories[i].created_at, memories[i].id));
+        let mut recent: HashMap<Scope, VecDeque<String>> = HashMap::new();
+        for i in order {
+            let m = &memories[i];
+            let prev = match recent.entry(m.scope.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let stored = self.thread_tail(&m.scope, m.created_at, t.previous).await?;
+                    e.insert(stored.into_iter().map(|m| m.content).collect())
+                }
+            };
+            texts[i] = thread_text(&m.content, prev.make_contiguous());
+            prev.push_back(m.content.clone());
+            if prev.len() > t.previous {
+                prev.pop_front();
+            }
+        }
+        Ok(texts)
     }
 }
 
+/// A parsed export file: what it holds, each item with its 1-based line.
+struct ExportFile {
+    memories: Vec<(usize, NewMemory)>,
+    records: Vec<(usize, Record)>,
+    policies: Vec<(usize, memory_core::PolicyState)>,
+}
+
+/// Reads and checks every line of an export: each parsed and validated, and no id or
+/// unique key twice in the file.
+fn read_export(input: &mut (dyn BufRead + Send)) -> Result<ExportFile> {
+    let mut file = ExportFile {
+        memories: Vec::new(),
+        records: Vec::new(),
+        policies: Vec::new(),
+    };
+    // Every id and unique key seen, with the line that had it first.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut buf = String::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        n += 1;
+        let read = input.read_line(&mut buf).map_err(|e| BrainError::Import {
+            line: n,
+            message: format!("cannot read: {e}"),
+        })?;
+        if read == 0 {
+            break;
+        }
+        let text = buf.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let line = parse_export_line(text).map_err(|e| BrainError::Import {
+            line: n,
+            message: e.to_string(),
+        })?;
+        let keys: Vec<(String, String)> = match &line {
+            ExportLine::Header { .. } => Vec::new(),
+            ExportLine::Memory(m) => vec![(
+                format!("memory {}", m.id.as_uuid()),
+                format!("memory {}", m.id.as_uuid()),
+            )],
+            ExportLine::Policy(p) => vec![(
+                format!("policy {:?}", p.name),
+                format!("policy `{}`", p.name),
+            )],
+            ExportLine::Record(r) => {
+                let mut keys = vec![(
+                    format!("{} {}", r.kind(), r.id()),
+                    format!("{} {}", r.kind(), r.id()),
+                )];
+                match r {
+                    Record::Preference(p) => keys.push((
+                        format!("preference key {:?}", (&p.scope, &p.key)),
+                        format!("preference `{}` of this scope", p.key),
+                    )),
+                    Record::Pattern(p) => keys.push((
+                        format!("pattern key {:?}", (&p.scope, &p.pattern_type, &p.context)),
+                        format!("a `{}` pattern with this scope and context", p.pattern_type),
+                    )),
+                    _ => {}
+                }
+                keys
+            }
+        };
+        for (key, what) in keys {
+            if let Some(first) = seen.insert(key, n) {
+                return Err(BrainError::Import {
+                    line: n,
+                    message: format!("{what} is in the file twice (first at line {first})"),
+                });
+            }
+        }
+        match line {
+            ExportLine::Header { .. } => {}
+            ExportLine::Memory(m) => file.memories.push((n, memory_to_new(m))),
+            ExportLine::Record(r) => file.records.push((n, r)),
+            ExportLine::Policy(p) => file.policies.push((n, p)),
+        }
+    }
+    Ok(file)
+}
+
+/// The import error for a batch the store refused: a conflict names the line of the
+/// record it is about when the store's message names it (else the first record's).
+fn store_refusal(e: memory_core::Error, file: &ExportFile) -> BrainError {
+    if e.kind() != memory_core::ErrorKind::Conflict {
+        return BrainError::Core(e);
+    }
+    let message = e.to_string();
+    let line = file
+        .records
+        .iter()
+        .find(|(_, r)| {
+            let named = format!("{} {}", r.kind(), r.id());
+            message.match_indices(&named).any(|(at, _)| {
+                !message[at + named.len()..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        })
+        .or(file.records.first())
+        .map_or(0, |(l, _)| *l);
+    BrainError::Import {
+        line,
+        message: format!("the store refused the import: {message}"),
+    }
+}
 impl Brain {
     /// Re-embeds every memory of the brain `config` describes with the configured
-    /// embedder, pins it, and rebuilds the index: the way out of an embedder mismatch,
+    /// embedder, pins it, and brings the index up to date: the way out of an embedder mismatch,
     /// and the repair for memories stored without an embedding. Stopping half-way loses
     /// no memory; running it again finishes the job. With the embedder unchanged the old
     /// embeddings are replaced in place, so even a crash part-way leaves every memory
@@ -405,10 +608,10 @@ impl Brain {
             store.clear_embeddings().await?;
         }
         store.pin_embedder(embedder.info()).await?;
-        let vectors = config.vectors_dir();
-        if vectors.exists() {
-            std::fs::remove_dir_all(&vectors).map_err(|e| BrainError::io(&vectors, e))?;
-        }
+        // The index directory is left alone: servers sharing it may be writing snapshots.
+        // Every re-embedding is a change in the store's log, which each index (theirs, and
+        // the one opened below) catches up from; a snapshot of another dimension is
+        // rebuilt from the store when opened.
         let all = MemoryFilter {
             include_expired: true,
             ..MemoryFilter::default()
@@ -456,7 +659,7 @@ impl Brain {
             offset += n;
         }
         progress.finish();
-        progress.start("building the index", None);
+        progress.start("updating the index", None);
         drop(store);
         let brain = Brain::open(config).await?;
         brain.close().await?;

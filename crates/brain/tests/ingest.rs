@@ -85,6 +85,8 @@ async fn changed_files_are_replaced_and_removed_files_dropped() {
         .unwrap();
     assert_eq!(r.added, 2, "{r:?}");
     assert_eq!(r.skipped.len(), 1, "the binary file: {r:?}");
+    assert_eq!(r.skipped[0].path, dir.path().join("blob.bin"));
+    assert!(r.skipped[0].reason.contains("UTF-8"), "{r:?}");
     let docs = MemoryFilter::scoped(s.clone()).with_kind(MemoryKind::doc_chunk());
     let before = b.count(&docs).await.unwrap();
     assert!(before >= 2);
@@ -134,4 +136,83 @@ async fn changed_files_are_replaced_and_removed_files_dropped() {
         .await
         .unwrap();
     assert_eq!(out, FileOutcome::Unchanged);
+}
+
+/// Removes a file when the walk is done, before the files are read: a file that
+/// vanishes (or cannot be opened) between the two, whoever runs the test (root too).
+struct RemoveWhenWalked(PathBuf);
+
+impl brain::Progress for RemoveWhenWalked {
+    fn start(&self, _: &str, _: Option<u64>) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn unreadable_and_special_files_are_skipped_with_their_reason_and_the_rest_ingested() {
+    use std::os::unix::fs::symlink;
+    let b = brain().await;
+    let s = Scope::user("dev");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.md"), "# Alpha\n\nalpha files come first.\n").unwrap();
+    std::fs::write(d.join("m.md"), "# Middle\n\nthis one vanishes.\n").unwrap();
+    std::fs::write(
+        d.join("z.md"),
+        "# Zulu\n\nzulu files come after the bad ones.\n",
+    )
+    .unwrap();
+    symlink("loop.md", d.join("loop.md")).unwrap();
+    symlink("nowhere.md", d.join("dangling.md")).unwrap();
+    symlink("a.md", d.join("link.md")).unwrap();
+    let fifo = d.join("pipe.md");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = b
+        .ingest_paths(&[d.to_path_buf()], &s, &RemoveWhenWalked(d.join("m.md")))
+        .await
+        .unwrap();
+    assert_eq!(r.added, 2, "a.md and z.md: {r:?}");
+    let reason = |name: &str| {
+        r.skipped
+            .iter()
+            .find(|k| k.path == d.join(name))
+            .unwrap_or_else(|| panic!("{name} not reported: {r:?}"))
+            .reason
+            .clone()
+    };
+    assert!(reason("loop.md").contains("loop"), "{r:?}");
+    assert!(reason("dangling.md").contains("dangling"), "{r:?}");
+    assert!(reason("link.md").contains("not followed"), "{r:?}");
+    assert!(reason("pipe.md").contains("FIFO"), "{r:?}");
+    assert!(reason("m.md").starts_with("cannot read"), "{r:?}");
+    assert_eq!(r.skipped.len(), 5, "{r:?}");
+    let kw = |q: &str| RecallQuery::new(q, s.clone()).with_mode(RecallMode::Keyword);
+    let hits = b.recall(&kw("zulu")).await.unwrap();
+    let path = hits[0]
+        .memory
+        .metadata
+        .get("path")
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert!(
+        path.ends_with("z.md"),
+        "the file after the bad ones: {hits:?}"
+    );
+
+    // A FIFO given directly is reported too, and never read (which would block).
+    let r = b
+        .ingest_paths(std::slice::from_ref(&fifo), &s, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r.added + r.unchanged, 0, "{r:?}");
+    assert_eq!(r.skipped.len(), 1, "{r:?}");
+    assert!(r.skipped[0].reason.contains("FIFO"), "{r:?}");
 }

@@ -16,15 +16,27 @@
 //!
 //! Writing: everything goes into a fresh `dir/.tmp-snapshot-…` directory; each file and
 //! the directory are fsynced; the directory is renamed to `dir/snapshot-…` and `dir` is
-//! fsynced; then `CURRENT` is replaced atomically (written to `CURRENT.tmp`, fsynced,
-//! renamed over `CURRENT`, `dir` fsynced), and only then is the previous snapshot
+//! fsynced; then `CURRENT` is replaced atomically (written to `dir/.tmp-CURRENT-…`,
+//! fsynced, renamed over `CURRENT`, `dir` fsynced), and only then is the previous snapshot
 //! removed. A crash at any point leaves `CURRENT` naming a complete snapshot (the old or
 //! the new one) or no snapshot at all.
+//!
+//! Several writers (processes sharing a data directory, or index handles in one process)
+//! may snapshot into one directory at once. Every name a writer creates is its own
+//! (sequence, time, pid, a per-process counter and 64 random bits), so no two writers
+//! ever touch the same temporary file. A writer removes only snapshots that `CURRENT`
+//! named before its own rename (no writer ever points `CURRENT` at them again) and its
+//! own snapshot once another writer's has replaced it; leftovers of other writers
+//! (temporaries, orphaned snapshots) are removed only when stale: their writer's process
+//! is gone and they are over a minute old, or they are over an hour old. `CURRENT` is
+//! re-read before each such removal and its snapshot is never removed.
 //!
 //! Reading: `CURRENT`, then the manifest (its own checksum first), then the size and
 //! sha256 of every file, and only then are the files parsed — hnsw_rs's loader asserts,
 //! panics and even reads out of bounds on damaged input, so it never sees a file whose
-//! checksum did not verify (and it runs under `catch_unwind` as a second guard).
+//! checksum did not verify (and it runs under `catch_unwind` as a second guard). When a
+//! snapshot fails to load because another writer replaced and removed it meanwhile, the
+//! new `CURRENT` is read again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -58,8 +70,16 @@ const ENTRIES_FILE: &str = "entries.jsonl";
 const TOMBSTONES_FILE: &str = "tombstones.json";
 const SNAPSHOT_PREFIX: &str = "snapshot-";
 const TMP_PREFIX: &str = ".tmp-snapshot-";
-/// Leftovers (unfinished or superseded snapshots) older than this are removed on open.
+const CURRENT_TMP_PREFIX: &str = ".tmp-CURRENT-";
+/// Leftovers (unfinished or superseded snapshots) older than this are removed whoever
+/// wrote them.
 const STALE_AFTER: Duration = Duration::from_secs(3600);
+/// Leftovers of a process that is gone are removed once this old. The wait covers a
+/// writer in another pid namespace (a container sharing the directory), which looks
+/// gone from here: a snapshot's files are written within seconds of each other.
+const DEAD_WRITER_AFTER: Duration = Duration::from_secs(60);
+/// How often a load starts again when the snapshot it read was replaced meanwhile.
+const LOAD_ATTEMPTS: usize = 5;
 
 /// What a snapshot holds, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,17 +159,54 @@ fn distance_name() -> String {
     std::any::type_name::<CosineDistance>().to_owned()
 }
 
+/// `{seq}-{nanos}-{pid}-{counter}-{random}`: unique per writer and per write, and naming
+/// the writing process so others can tell whether it is still alive.
 fn unique_suffix(seq: u64) -> String {
+    use std::hash::{BuildHasher, Hasher};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
+    let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // std's hasher keys are random per process (and step per instance): 64 random bits
+    // without a dependency, so writers with the same pid (containers) still differ.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(counter);
+    h.write_u128(nanos);
+    let random = h.finish();
     format!(
-        "{seq:020}-{nanos}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        "{seq:020}-{nanos}-{}-{counter}-{random:016x}",
+        std::process::id()
     )
+}
+
+/// The writer's pid in a name made by [`unique_suffix`] (after any prefix), if it is one.
+fn writer_pid(name: &str) -> Option<u32> {
+    let parts: Vec<&str> = name.rsplitn(4, '-').collect();
+    // Reversed: random, counter, pid, rest.
+    match parts.as_slice() {
+        [random, counter, pid, _]
+            if random.len() == 16
+                && random.bytes().all(|b| b.is_ascii_hexdigit())
+                && counter.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            pid.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// Whether process `pid` may still be running. Unknown (no `/proc`) counts as alive.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    proc.join(pid.to_string()).exists()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -223,25 +280,56 @@ pub(crate) fn write(dir: &Path, engine: &Engine, seq: u64) -> Result<SnapshotInf
             return Err(e);
         }
     };
+    // Removed meanwhile as stale (a writer stalled for an hour): never point at it.
+    if !target.join(MANIFEST).is_file() {
+        return Err(VectorError::io(
+            &target,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the new snapshot was removed before it became current",
+            ),
+        ));
+    }
     let previous = read_current(dir).ok().flatten();
-    let current_tmp = dir.join(format!("{CURRENT}.tmp"));
-    {
-        let mut f = File::create(&current_tmp).map_err(|e| VectorError::io(&current_tmp, e))?;
-        f.write_all(format!("{name}\n").as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| VectorError::io(&current_tmp, e))?;
-    }
+    let current_tmp = dir.join(format!("{CURRENT_TMP_PREFIX}{}", unique_suffix(seq)));
     let current = dir.join(CURRENT);
-    fs::rename(&current_tmp, &current).map_err(|e| VectorError::io(&current, e))?;
-    sync_dir(dir)?;
-    if let Some(prev) = previous.filter(|p| *p != name) {
-        let prev = dir.join(prev);
-        if let Err(e) = fs::remove_dir_all(&prev) {
-            tracing::warn!(path = %prev.display(), error = %e, "could not remove the previous snapshot");
-        }
+    let replaced = File::create(&current_tmp)
+        .and_then(|mut f| {
+            f.write_all(format!("{name}\n").as_bytes())?;
+            f.sync_all()
+        })
+        .map_err(|e| VectorError::io(&current_tmp, e))
+        .and_then(|()| {
+            fs::rename(&current_tmp, &current).map_err(|e| VectorError::io(&current, e))
+        });
+    if let Err(e) = replaced {
+        let _ = fs::remove_file(&current_tmp);
+        return Err(e);
     }
+    sync_dir(dir)?;
+    // `previous` was current before our rename, so its writer is done with it and no
+    // writer points `CURRENT` at it again.
+    if let Some(prev) = previous.filter(|p| *p != name) {
+        remove_snapshot(&dir.join(prev));
+    }
+    // Replaced already by another writer's rename: ours is nobody's any more.
+    if read_current(dir).ok().flatten().as_deref() != Some(name.as_str()) {
+        remove_snapshot(&target);
+    }
+    remove_stale(dir);
     info.path = target;
     Ok(info)
+}
+
+/// Removes a superseded snapshot; one already removed (by another writer) is fine.
+fn remove_snapshot(path: &Path) {
+    match fs::remove_dir_all(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove a superseded snapshot");
+        }
+    }
 }
 
 fn write_files(tmp: &Path, engine: &Engine, seq: u64) -> Result<SnapshotInfo> {
@@ -380,10 +468,29 @@ pub(crate) struct Loaded {
 /// parameters), or one that could not be read.
 pub(crate) fn load(dir: &Path, params: &HnswParams) -> Result<Option<Loaded>> {
     remove_stale(dir);
-    let Some(name) = read_current(dir)? else {
-        return Ok(None);
-    };
-    let snap = dir.join(&name);
+    let mut attempt = 0;
+    loop {
+        let Some(name) = read_current(dir)? else {
+            return Ok(None);
+        };
+        match load_named(dir, &name, params) {
+            Ok(l) => return Ok(Some(l)),
+            Err(e) => {
+                attempt += 1;
+                // Another writer replaced (and removed) it while we read: read the new one.
+                let now = read_current(dir).ok().flatten();
+                if attempt < LOAD_ATTEMPTS && now.is_some() && now.as_deref() != Some(&name) {
+                    continue;
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Loads and verifies the snapshot `dir/name`.
+fn load_named(dir: &Path, name: &str, params: &HnswParams) -> Result<Loaded> {
+    let snap = dir.join(name);
     let damaged = |reason: String| VectorError::DamagedSnapshot {
         path: snap.clone(),
         reason,
@@ -415,11 +522,11 @@ pub(crate) fn load(dir: &Path, params: &HnswParams) -> Result<Option<Loaded>> {
         let table = fill_vectors(&graph, table, &manifest).map_err(&damaged)?;
         Engine::from_parts(graph, table, *params)
     };
-    Ok(Some(Loaded {
+    Ok(Loaded {
         engine,
         seq: manifest.seq,
         path: snap,
-    }))
+    })
 }
 
 fn read_manifest(snap: &Path) -> Result<Manifest> {
@@ -618,29 +725,77 @@ fn fill_vectors(
     Ok(table)
 }
 
-/// Removes unfinished and superseded snapshots left by crashes, once they are old
-/// enough that no other process can still be writing them.
+/// Removes leftovers of other writers — unfinished snapshots, `CURRENT` temporaries and
+/// superseded snapshots left by crashes or races — once they are stale: over an hour
+/// old, or over a minute old with their writer's process gone. Never the snapshot
+/// `CURRENT` names (read again right before each removal), nor anything of a live writer
+/// that is younger than an hour.
 fn remove_stale(dir: &Path) {
-    let Ok(current) = read_current(dir) else {
-        return;
-    };
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with(TMP_PREFIX) || name.starts_with(SNAPSHOT_PREFIX);
-        if !ours || current.as_deref() == Some(name.as_str()) {
+        let ours = name.starts_with(TMP_PREFIX)
+            || name.starts_with(CURRENT_TMP_PREFIX)
+            || name.starts_with(SNAPSHOT_PREFIX);
+        if !ours {
             continue;
         }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_AFTER);
-        if old && let Err(e) = fs::remove_dir_all(entry.path()) {
-            tracing::warn!(path = %entry.path().display(), error = %e, "could not remove a stale snapshot");
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let Some(age) = meta.modified().ok().and_then(|t| t.elapsed().ok()) else {
+            continue;
+        };
+        let writer_gone = writer_pid(&name).is_some_and(|pid| !process_alive(pid));
+        let stale = age > STALE_AFTER || (writer_gone && age > DEAD_WRITER_AFTER);
+        if !stale {
+            continue;
         }
+        match read_current(dir) {
+            Ok(current) if current.as_deref() == Some(name.as_str()) => continue,
+            Ok(_) => {}
+            // CURRENT unreadable: which snapshot is live is unknown, so leave everything.
+            Err(_) => return,
+        }
+        let removed = if meta.is_dir() {
+            fs::remove_dir_all(entry.path())
+        } else {
+            fs::remove_file(entry.path())
+        };
+        match removed {
+            Ok(()) => {
+                tracing::info!(path = %entry.path().display(), "removed a stale snapshot leftover")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %entry.path().display(), error = %e, "could not remove a stale snapshot leftover");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_writers_pid_and_differ() {
+        let a = unique_suffix(7);
+        let b = unique_suffix(7);
+        assert_ne!(a, b);
+        assert_eq!(writer_pid(&a), Some(std::process::id()));
+        assert_eq!(
+            writer_pid(&format!("{TMP_PREFIX}{SNAPSHOT_PREFIX}{a}")),
+            Some(std::process::id())
+        );
+        assert_eq!(
+            writer_pid(&format!("{CURRENT_TMP_PREFIX}{b}")),
+            Some(std::process::id())
+        );
+        // Names of older versions (no random part) have no pid we trust.
+        assert_eq!(writer_pid("snapshot-00000000000000000099-1-1-1"), None);
+        assert_eq!(writer_pid("CURRENT"), None);
     }
 }

@@ -431,3 +431,48 @@ async fn invalid_stored_vectors_are_skipped() {
     assert!(e.to_string().contains("reindex"), "{e}");
     assert!(index.contains(id(4)));
 }
+
+/// After a reindex to another embedder the old snapshot stays in the directory: with
+/// the same dimension it is loaded and caught up (the reindex logged every embedding
+/// dropped and put again), with another it is rebuilt from the store; never an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_another_embedder_is_caught_up_or_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let n = 200;
+    let (store, _) = seeded_store(n, 21);
+    open(dir, &store).await.snapshot(dir).await.unwrap();
+
+    // Another model of the same dimension: every embedding cleared, then re-embedded.
+    let was_live: Vec<usize> = (0..n)
+        .filter(|i| store.live().contains_key(&id(*i)))
+        .collect();
+    for i in &was_live {
+        store.remove(id(*i));
+    }
+    let other = clustered(n, DIM, 5, 99);
+    let now = base_now();
+    store.put_all(was_live.iter().map(|&i| entry(i, other[i].clone(), now)));
+    let index = open(dir, &store).await;
+    assert!(
+        matches!(index.opened_from(), OpenedFrom::Snapshot { .. }),
+        "{:?}",
+        index.opened_from()
+    );
+    assert_agrees(&index, &store);
+
+    // Another dimension: the store re-pinned at 8, the snapshot of 16 is rebuilt.
+    let small = MemStore::pinned(8);
+    let vs = clustered(n, 8, 5, 7);
+    small.put_all(was_live.iter().map(|&i| entry(i, vs[i].clone(), now)));
+    let index = HnswIndex::open(dir, HnswParams::new(8).with_exact_threshold(0), &small)
+        .await
+        .unwrap();
+    assert!(
+        matches!(index.opened_from(), OpenedFrom::Rebuilt { reason } if reason.contains("dimension 16")),
+        "{:?}",
+        index.opened_from()
+    );
+    assert_eq!(index.stats().live, was_live.len());
+    assert_eq!(index.applied_seq(), small.seq());
+}
