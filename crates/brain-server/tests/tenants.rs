@@ -1070,6 +1070,20 @@ async fn attack(
             "remember",
             json!({"content": format!("the attacker links pattern {pid}"), "kind": "code_pattern", "metadata": meta})
         ) {
+            // The kind is the brain's own: refused as invalid (forbidden first for a
+            // read-only token).
+            let kinds: &[&str] = if who.writes {
+                &["invalid_input"]
+            } else {
+                &["forbidden", "invalid_input"]
+            };
+            refused(v, &w, &a, kinds);
+        }
+        // The same link under an ordinary kind is just data.
+        if let Some((w, a)) = run!(
+            "remember",
+            json!({"content": format!("the attacker links pattern {pid} as a fact"), "metadata": meta})
+        ) {
             wrote(v, who, &w, &a);
         }
     }
@@ -1287,7 +1301,7 @@ async fn scenario(who: Attacker, test: &str) -> TestResult {
     let mut rng = Rng(seed());
     let bob = fill_bob(&server, &mut rng).await?;
     assert!(
-        bob.policies.iter().all(|p| p.contains("/user/bob")),
+        !bob.policies.is_empty() && bob.policies.iter().all(|p| p.starts_with("recommend/")),
         "bob's outcomes teach bob's policies: {:?}",
         bob.policies
     );
@@ -1331,11 +1345,16 @@ async fn scenario(who: Attacker, test: &str) -> TestResult {
         &in_store,
         &in_store_after,
     );
-    let policies_now = server.brain.store().list_policies().await?;
-    let new_in_bobs_name: Vec<&String> = policies_now
-        .iter()
-        .filter(|p| p.ends_with("/user/bob") && !bob.policies.contains(*p))
-        .collect();
+    // A recommend policy records its owner; none may appear in bob's name.
+    let mut new_in_bobs_name: Vec<String> = Vec::new();
+    for p in server.brain.store().list_policies().await? {
+        let Some(state) = server.brain.store().get_policy(&p).await? else {
+            continue;
+        };
+        if state.state["owner"]["scope"]["user"] == "bob" && !bob.policies.contains(&p) {
+            new_in_bobs_name.push(p);
+        }
+    }
     v.check(new_in_bobs_name.is_empty(), || {
         format!("policies named for bob appeared: {new_in_bobs_name:?}")
     });

@@ -184,7 +184,7 @@ async fn forged_pattern_links_are_never_followed() {
         .unwrap();
     let hit = hits.iter().find(|h| h.memory.id == forged.id).unwrap();
     assert_eq!(
-        hit.score.outcome, None,
+        hit.score.outcome, 0.0,
         "Bob's pattern counts ranked Alice's memory"
     );
     // Bob still sees his own, with its counts.
