@@ -427,8 +427,10 @@ impl Brain {
         })
     }
 
-    /// Stores many memories: embedded in batches, each batch with its embeddings in one
-    /// transaction. Every memory is checked before anything is written.
+    /// Stores many memories: embedded in batches, then all of them with their embeddings
+    /// (and their thread predecessors' new context) in one transaction. Every memory is
+    /// checked before anything is written; kinds the brain reserves
+    /// ([`RESERVED_KINDS`]) are refused.
     #[tracing::instrument(skip_all, fields(n = memories.len()))]
     pub async fn remember_many(&self, memories: Vec<NewMemory>) -> Result<Vec<Memory>> {
         for m in &memories {
@@ -458,19 +460,20 @@ impl Brain {
                 },
             }
         });
-        let n_chunks = memories.len().div_ceil(BATCH);
-        for (i, (chunk, texts)) in memories.chunks(BATCH).zip(texts.chunks(BATCH)).enumerate() {
-            let mut ops = self.put_ops(chunk, texts).await?;
-            if i + 1 == n_chunks {
-                // A predecessor's new neighbour commits with the memory it names.
-                ops.extend(updates.by_ref());
-            }
-            for outcome in self.write_missing_tolerant(ops).await? {
-                if let WriteOutcome::Memory(m) = outcome
-                    && chunk.iter().any(|c| c.id == Some(m.id))
-                {
-                    out.push(m);
-                }
+        // Embedded a batch at a time, written in one transaction: all of them, with the
+        // predecessors' new neighbours, or none.
+        let mut ops = Vec::with_capacity(memories.len() * 2 + 1);
+        for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
+            ops.extend(self.put_ops(chunk, texts).await?);
+        }
+        ops.extend(updates.by_ref());
+        let new: std::collections::HashSet<MemoryId> =
+            memories.iter().filter_map(|m| m.id).collect();
+        for outcome in self.write_missing_tolerant(ops).await? {
+            if let WriteOutcome::Memory(m) = outcome
+                && new.contains(&m.id)
+            {
+                out.push(m);
             }
         }
         self.after_commit().await;
@@ -780,14 +783,13 @@ impl Brain {
             .into_iter()
             .filter(|m| m.importance.get() <= rule.max_importance)
             .collect();
-        if !dry_run {
-            for chunk in doomed.chunks(BATCH) {
-                let ops = chunk
-                    .iter()
-                    .map(|m| WriteOp::DeleteMemory { id: m.id })
-                    .collect();
-                self.store.write_batch(ops).await?;
-            }
+        if !dry_run && !doomed.is_empty() {
+            // One transaction: a prune that fails removes nothing.
+            let ops = doomed
+                .iter()
+                .map(|m| WriteOp::DeleteMemory { id: m.id })
+                .collect();
+            self.store.write_batch(ops).await?;
             self.after_commit().await;
         }
         Ok(doomed)
