@@ -2282,3 +2282,843 @@ pub async fn embedding_log<S: LongTermStore + EmbeddingStore + ?Sized>(store: &S
     );
     assert_eq!(store.stats().await.unwrap().embeddings, 2);
 }
+
+// ---------- multi-step writes in one batch ----------
+
+/// Everything a store holds that the batch checks touch, sorted by id, so a failed
+/// batch can be shown to have changed nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Record counts.
+    pub stats: StoreStats,
+    /// Every memory, expired ones included.
+    pub memories: Vec<Memory>,
+    /// Every global pattern.
+    pub patterns: Vec<CodePattern>,
+    /// Every decision.
+    pub decisions: Vec<AgentDecision>,
+    /// Every learning event.
+    pub events: Vec<LearningEvent>,
+    /// Every saved policy.
+    pub policies: Vec<PolicyState>,
+}
+
+/// Reads a [`Snapshot`] of `store`.
+pub async fn snapshot<S: LongTermStore + ?Sized>(store: &S) -> Snapshot {
+    let mut memories = store
+        .list_memories(&MemoryQuery::new(
+            MemoryFilter {
+                include_expired: true,
+                ..MemoryFilter::default()
+            },
+            100_000,
+        ))
+        .await
+        .unwrap();
+    memories.sort_by_key(|m| m.id);
+    let mut patterns = store
+        .list_patterns(&PatternQuery::new(Scope::default(), 100_000))
+        .await
+        .unwrap();
+    patterns.sort_by_key(|p| p.id);
+    let mut decisions = store
+        .list_decisions(&DecisionQuery {
+            scope: Scope::default(),
+            agent_type: None,
+            with_outcome: None,
+            limit: 100_000,
+        })
+        .await
+        .unwrap();
+    decisions.sort_by_key(|d| d.id);
+    let mut events = store
+        .list_learning_events(&EventQuery {
+            scope: Scope::default(),
+            event_type: None,
+            since: None,
+            limit: 100_000,
+        })
+        .await
+        .unwrap();
+    events.sort_by_key(|e| e.id);
+    let mut policies = Vec::new();
+    for name in store.list_policies().await.unwrap() {
+        policies.push(store.get_policy(&name).await.unwrap().unwrap());
+    }
+    Snapshot {
+        stats: store.stats().await.unwrap(),
+        memories,
+        patterns,
+        decisions,
+        events,
+        policies,
+    }
+}
+
+/// The records the batch checks start from.
+struct BatchFixture {
+    memory: Memory,
+    pattern: CodePattern,
+    decision: AgentDecision,
+}
+
+fn decision(context: &str) -> NewDecision {
+    NewDecision {
+        agent_type: "coder".into(),
+        context: context.into(),
+        options: vec!["a".into(), "b".into()],
+        chosen_option: "a".into(),
+        ..NewDecision::default()
+    }
+}
+
+fn event(task: &str, reward: Reward) -> NewLearningEvent {
+    NewLearningEvent {
+        scope: Scope::default(),
+        event_type: "success".into(),
+        task_description: task.into(),
+        outcome: "done".into(),
+        reward,
+        metadata: Metadata::new().with("source", "batch"),
+    }
+}
+
+/// A memory, a pattern, a decision without outcome and policy `router/chat` at version 1.
+async fn batch_fixture<S: LongTermStore + ?Sized>(store: &S) -> BatchFixture {
+    let memory = store
+        .put_memory(NewMemory::new("predecessor turn"))
+        .await
+        .unwrap();
+    let pattern = store
+        .store_pattern(NewPattern::new("error_fix", "borrow checker", "clone it"))
+        .await
+        .unwrap()
+        .pattern;
+    let decision = store
+        .record_decision(decision("pick a runner"))
+        .await
+        .unwrap();
+    let v = store
+        .put_policy("router/chat", "q_learner", &json!({"q": 1}), None)
+        .await
+        .unwrap();
+    assert_eq!(v, 1);
+    BatchFixture {
+        memory,
+        pattern,
+        decision,
+    }
+}
+
+fn expect_kind<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind, what: &str) -> Error {
+    match r {
+        Err(e) if e.kind() == kind => e,
+        other => panic!("{what}: expected {kind:?}, got {other:?}"),
+    }
+}
+
+/// Each multi-step op (`UpdateMemory`, `RecordPatternOutcome`, `UpdateDecisionOutcome`,
+/// `PutPolicy`, `ExpectEmbedder`) works in a batch, returns its outcome, sees earlier ops
+/// of the batch, and has the effects of its single-call method (an `UpdateMemory` that
+/// changes content drops the stale embedding and logs it; one that changes metadata logs
+/// it). Invalid input in any of them rejects the batch before anything is written.
+pub async fn batch_multi_step_ops<S: LongTermStore + EmbeddingStore + ?Sized>(store: &S) {
+    let f = batch_fixture(store).await;
+    let info = EmbedderInfo {
+        model_id: "test/model".into(),
+        dimension: 4,
+    };
+    store.pin_embedder(&info).await.unwrap();
+    let kept = store.put_memory(NewMemory::new("kept")).await.unwrap();
+    store
+        .put_embeddings(vec![(f.memory.id, unit(4, 0)), (kept.id, unit(4, 1))])
+        .await
+        .unwrap();
+    let seq0 = store.last_embedding_seq().await.unwrap();
+
+    // Invalid input anywhere: InvalidInput, nothing written.
+    let before = snapshot(store).await;
+    let invalid = [
+        WriteOp::UpdateMemory {
+            id: f.memory.id,
+            patch: MemoryPatch {
+                content: Some("  ".into()),
+                ..MemoryPatch::default()
+            },
+        },
+        WriteOp::UpdateDecisionOutcome {
+            id: f.decision.id,
+            outcome: "nul\u{0}".into(),
+            reward: Reward::NEUTRAL,
+        },
+        WriteOp::PutPolicy {
+            name: String::new(),
+            kind: "k".into(),
+            state: json!(1),
+            expected: None,
+        },
+        WriteOp::ExpectEmbedder(EmbedderInfo {
+            model_id: "test/model".into(),
+            dimension: 0,
+        }),
+    ];
+    for op in invalid {
+        let what = format!("{op:?}");
+        assert_invalid(
+            store
+                .write_batch(vec![WriteOp::PutMemory(NewMemory::new("never")), op])
+                .await,
+            &what,
+        );
+    }
+    assert_eq!(
+        snapshot(store).await,
+        before,
+        "rejected batches wrote nothing"
+    );
+
+    let fresh = MemoryId::new();
+    let patch = MemoryPatch {
+        content: Some("predecessor turn, with its successor".into()),
+        ..MemoryPatch::default()
+    };
+    let out = store
+        .write_batch(vec![
+            WriteOp::ExpectEmbedder(info.clone()),
+            WriteOp::PutMemory(NewMemory::new("successor turn").with_id(fresh)),
+            WriteOp::UpdateMemory {
+                id: f.memory.id,
+                patch: patch.clone(),
+            },
+            WriteOp::UpdateMemory {
+                id: kept.id,
+                patch: MemoryPatch {
+                    metadata: Some(Metadata::new().with("k", "v")),
+                    ..MemoryPatch::default()
+                },
+            },
+            WriteOp::UpdateMemory {
+                id: fresh,
+                patch: MemoryPatch {
+                    context: Some("after the predecessor".into()),
+                    ..MemoryPatch::default()
+                },
+            },
+            WriteOp::RecordPatternOutcome {
+                id: f.pattern.id,
+                outcome: PatternOutcome::Failure,
+            },
+            WriteOp::RecordPatternOutcome {
+                id: f.pattern.id,
+                outcome: PatternOutcome::Success,
+            },
+            WriteOp::UpdateDecisionOutcome {
+                id: f.decision.id,
+                outcome: "worked".into(),
+                reward: Reward::new(0.5).unwrap(),
+            },
+            WriteOp::RecordLearningEvent(event("pick a runner", Reward::new(0.5).unwrap())),
+            WriteOp::PutPolicy {
+                name: "router/chat".into(),
+                kind: "q_learner".into(),
+                state: json!({"q": 2}),
+                expected: Some(1),
+            },
+            WriteOp::PutPolicy {
+                name: "router/chat".into(),
+                kind: "q_learner".into(),
+                state: json!({"q": 3}),
+                expected: Some(2),
+            },
+            WriteOp::PutPolicy {
+                name: "bandit/new".into(),
+                kind: "ucb1".into(),
+                state: json!([1]),
+                expected: None,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 12);
+    assert_eq!(out[0], WriteOutcome::Checked);
+    let WriteOutcome::Memory(updated) = &out[2] else {
+        panic!("UpdateMemory returns the memory: {:?}", out[2]);
+    };
+    assert_eq!(&updated.content, patch.content.as_ref().unwrap());
+    assert_eq!(updated.created_at, f.memory.created_at);
+    assert!(updated.updated_at >= f.memory.updated_at);
+    assert_eq!(
+        store.get_memory(f.memory.id).await.unwrap().as_ref(),
+        Some(updated)
+    );
+    let WriteOutcome::Memory(with_context) = &out[4] else {
+        panic!("UpdateMemory returns the memory: {:?}", out[4]);
+    };
+    assert_eq!(
+        (with_context.content.as_str(), with_context.context.as_str()),
+        ("successor turn", "after the predecessor"),
+        "an op sees a memory put earlier in the batch"
+    );
+    assert_eq!(
+        store.get_memory(fresh).await.unwrap().as_ref(),
+        Some(with_context)
+    );
+    let WriteOutcome::PatternCounted(p1) = &out[5] else {
+        panic!("RecordPatternOutcome returns the pattern: {:?}", out[5]);
+    };
+    assert_eq!(
+        (p1.success_count, p1.failure_count),
+        (f.pattern.success_count, f.pattern.failure_count + 1)
+    );
+    let WriteOutcome::PatternCounted(p2) = &out[6] else {
+        panic!("RecordPatternOutcome returns the pattern: {:?}", out[6]);
+    };
+    assert_eq!(
+        (p2.success_count, p2.failure_count),
+        (f.pattern.success_count + 1, f.pattern.failure_count + 1),
+        "counts add up within one batch"
+    );
+    assert_eq!(
+        store.get_pattern(f.pattern.id).await.unwrap().as_ref(),
+        Some(p2)
+    );
+    let WriteOutcome::Decision(d) = &out[7] else {
+        panic!("UpdateDecisionOutcome returns the decision: {:?}", out[7]);
+    };
+    assert_eq!(d.outcome.as_deref(), Some("worked"));
+    assert_eq!(d.reward, Some(Reward::new(0.5).unwrap()));
+    assert!(d.outcome_at.is_some());
+    assert_eq!(
+        store.get_decision(f.decision.id).await.unwrap().as_ref(),
+        Some(d)
+    );
+    assert!(
+        matches!(&out[8], WriteOutcome::LearningEvent(e) if e.task_description == "pick a runner")
+    );
+    assert_eq!(out[9], WriteOutcome::Policy { version: 2 });
+    assert_eq!(out[10], WriteOutcome::Policy { version: 3 });
+    assert_eq!(out[11], WriteOutcome::Policy { version: 1 });
+    let saved = store.get_policy("router/chat").await.unwrap().unwrap();
+    assert_eq!((saved.version, saved.state), (3, json!({"q": 3})));
+    assert_eq!(
+        store
+            .get_policy("bandit/new")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+
+    // The embedding log, as `update_memory` leaves it: the content change dropped the
+    // stale vector, the metadata change re-logged the kept one with its new metadata.
+    assert_eq!(store.get_embedding(f.memory.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_embedding(kept.id).await.unwrap(),
+        Some(unit(4, 1))
+    );
+    let changes = store.embedding_changes(seq0, 100).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.id, c.entry.as_ref().map(|e| e.metadata.clone())))
+            .collect::<Vec<_>>(),
+        vec![
+            (f.memory.id, None),
+            (kept.id, Some(Metadata::new().with("k", "v")))
+        ]
+    );
+}
+
+/// A multi-step batch whose last op fails (a stale policy version) commits none of its
+/// earlier ops: no memory, no decision outcome, no pattern count, no event, no policy.
+pub async fn batch_multi_step_all_or_nothing(store: &dyn LongTermStore) {
+    let f = batch_fixture(store).await;
+    let before = snapshot(store).await;
+    let id = MemoryId::new();
+    let e = expect_kind(
+        store
+            .write_batch(vec![
+                WriteOp::PutMemory(NewMemory::new("never stored").with_id(id)),
+                WriteOp::UpdateDecisionOutcome {
+                    id: f.decision.id,
+                    outcome: "worked".into(),
+                    reward: Reward::MAX,
+                },
+                WriteOp::RecordPatternOutcome {
+                    id: f.pattern.id,
+                    outcome: PatternOutcome::Success,
+                },
+                WriteOp::RecordLearningEvent(event("never recorded", Reward::MAX)),
+                WriteOp::PutPolicy {
+                    name: "router/chat".into(),
+                    kind: "q_learner".into(),
+                    state: json!({"q": "stale"}),
+                    expected: Some(7),
+                },
+            ])
+            .await,
+        ErrorKind::Conflict,
+        "a stale policy version",
+    );
+    assert!(
+        e.to_string().contains("router/chat"),
+        "names the policy: {e}"
+    );
+    assert_eq!(store.get_memory(id).await.unwrap(), None, "memory absent");
+    let d = store.get_decision(f.decision.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.outcome, d.reward),
+        (None, None),
+        "decision outcome unchanged"
+    );
+    let p = store.get_pattern(f.pattern.id).await.unwrap().unwrap();
+    assert_eq!(
+        (p.success_count, p.failure_count),
+        (f.pattern.success_count, f.pattern.failure_count),
+        "pattern counts unchanged"
+    );
+    assert!(
+        store
+            .list_learning_events(&EventQuery {
+                scope: Scope::default(),
+                event_type: None,
+                since: None,
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .is_empty(),
+        "no event"
+    );
+    let policy = store.get_policy("router/chat").await.unwrap().unwrap();
+    assert_eq!(
+        (policy.version, policy.state),
+        (1, json!({"q": 1})),
+        "policy unchanged"
+    );
+    assert_eq!(snapshot(store).await, before);
+}
+
+/// `UpdateMemory`, `RecordPatternOutcome` and `UpdateDecisionOutcome` on ids that do not
+/// exist fail the batch with NotFound and roll back the memory put before them.
+pub async fn batch_missing_ids_roll_back(store: &dyn LongTermStore) {
+    let f = batch_fixture(store).await;
+    let before = snapshot(store).await;
+    let missing = [
+        WriteOp::UpdateMemory {
+            id: MemoryId::new(),
+            patch: MemoryPatch {
+                context: Some("c".into()),
+                ..MemoryPatch::default()
+            },
+        },
+        WriteOp::RecordPatternOutcome {
+            id: f.pattern.id + 1_000_000,
+            outcome: PatternOutcome::Success,
+        },
+        WriteOp::UpdateDecisionOutcome {
+            id: f.decision.id + 1_000_000,
+            outcome: "o".into(),
+            reward: Reward::NEUTRAL,
+        },
+    ];
+    for op in missing {
+        let what = format!("{op:?}");
+        let id = MemoryId::new();
+        expect_kind(
+            store
+                .write_batch(vec![
+                    WriteOp::PutMemory(NewMemory::new("rolled back").with_id(id)),
+                    op,
+                ])
+                .await,
+            ErrorKind::NotFound,
+            &what,
+        );
+        assert_eq!(store.get_memory(id).await.unwrap(), None, "{what}");
+        assert_eq!(snapshot(store).await, before, "{what}");
+    }
+}
+
+/// `ExpectEmbedder` passes when nothing is pinned or the pin is the one expected; a
+/// different pin (model or dimension) fails the batch with a Conflict naming both, and
+/// the ops before it are rolled back.
+pub async fn batch_expect_embedder<S: LongTermStore + EmbeddingStore + ?Sized>(store: &S) {
+    let a = EmbedderInfo {
+        model_id: "test/model-a".into(),
+        dimension: 4,
+    };
+    // No pin: the guard passes.
+    let out = store
+        .write_batch(vec![
+            WriteOp::PutMemory(NewMemory::new("before any pin")),
+            WriteOp::ExpectEmbedder(a.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out[1], WriteOutcome::Checked);
+
+    store.pin_embedder(&a).await.unwrap();
+    let stale = [
+        EmbedderInfo {
+            model_id: "test/model-old".into(),
+            dimension: 8,
+        },
+        EmbedderInfo {
+            model_id: "test/model-a".into(),
+            dimension: 3,
+        },
+    ];
+    for b in stale {
+        let before = snapshot(store).await;
+        let seq = store.last_embedding_seq().await.unwrap();
+        let id = MemoryId::new();
+        let e = expect_kind(
+            store
+                .write_batch(vec![
+                    WriteOp::PutMemory(NewMemory::new("old model's memory").with_id(id)),
+                    WriteOp::ExpectEmbedder(b.clone()),
+                    WriteOp::PutEmbedding {
+                        id,
+                        vector: unit(b.dimension, 0),
+                    },
+                ])
+                .await,
+            ErrorKind::Conflict,
+            "another embedder is pinned",
+        );
+        let msg = e.to_string();
+        for part in [
+            a.model_id.clone(),
+            a.dimension.to_string(),
+            b.model_id.clone(),
+            b.dimension.to_string(),
+        ] {
+            assert!(msg.contains(&part), "the conflict names {part}: {msg}");
+        }
+        assert_eq!(store.get_memory(id).await.unwrap(), None);
+        assert_eq!(snapshot(store).await, before);
+        assert_eq!(store.last_embedding_seq().await.unwrap(), seq);
+        assert_eq!(
+            store.embedder().await.unwrap(),
+            Some(a.clone()),
+            "pin unchanged"
+        );
+    }
+
+    // The pinned one: passes, and the memory and its vector are stored.
+    let id = MemoryId::new();
+    let out = store
+        .write_batch(vec![
+            WriteOp::ExpectEmbedder(a.clone()),
+            WriteOp::PutMemory(NewMemory::new("current model's memory").with_id(id)),
+            WriteOp::PutEmbedding {
+                id,
+                vector: unit(4, 2),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out[0], WriteOutcome::Checked);
+    assert_eq!(store.get_embedding(id).await.unwrap(), Some(unit(4, 2)));
+}
+
+/// One op of a generated batch, by index into what exists (see [`batch_sequence`]).
+#[derive(Debug, Clone)]
+pub enum BatchStep {
+    /// Put a new memory.
+    PutMemory(u8),
+    /// Change a known memory's content.
+    UpdateMemory(usize, u8),
+    /// Count an outcome on a known pattern.
+    RecordPattern(usize, bool),
+    /// Set a known decision's outcome, reward `n / 10`.
+    UpdateDecision(usize, i8),
+    /// Save one of two policies from its current version.
+    PutPolicy(usize),
+    /// Record a learning event.
+    Event,
+    /// Guard on the pinned embedder.
+    ExpectEmbedder,
+}
+
+/// How a generated batch fails, if it does.
+#[derive(Debug, Clone, Copy)]
+pub enum BatchFault {
+    /// `UpdateMemory` on an absent memory.
+    MissingMemory,
+    /// `RecordPatternOutcome` on an absent pattern.
+    MissingPattern,
+    /// `UpdateDecisionOutcome` on an absent decision.
+    MissingDecision,
+    /// `PutPolicy` from a version that is not the stored one.
+    StalePolicy,
+    /// `ExpectEmbedder` with another model.
+    WrongEmbedder,
+    /// `PutMemory` with an id already stored.
+    DuplicateMemory,
+}
+
+/// A generated batch: its steps, and a fault inserted at a position (modulo its length).
+#[derive(Debug, Clone)]
+pub struct BatchCase {
+    /// The valid steps.
+    pub steps: Vec<BatchStep>,
+    /// The fault and where it goes.
+    pub fault: Option<(usize, BatchFault)>,
+}
+
+/// Sequences of batches mixing every multi-step op, about half of them with a fault.
+pub fn batch_sequence() -> impl Strategy<Value = Vec<BatchCase>> {
+    let step = prop_oneof![
+        any::<u8>().prop_map(BatchStep::PutMemory),
+        (0..8usize, any::<u8>()).prop_map(|(i, n)| BatchStep::UpdateMemory(i, n)),
+        (0..4usize, any::<bool>()).prop_map(|(i, s)| BatchStep::RecordPattern(i, s)),
+        (0..4usize, -10i8..=10).prop_map(|(i, r)| BatchStep::UpdateDecision(i, r)),
+        (0..2usize).prop_map(BatchStep::PutPolicy),
+        Just(BatchStep::Event),
+        Just(BatchStep::ExpectEmbedder),
+    ];
+    let fault = prop_oneof![
+        Just(BatchFault::MissingMemory),
+        Just(BatchFault::MissingPattern),
+        Just(BatchFault::MissingDecision),
+        Just(BatchFault::StalePolicy),
+        Just(BatchFault::WrongEmbedder),
+        Just(BatchFault::DuplicateMemory),
+    ];
+    let case = (
+        proptest::collection::vec(step, 0..7),
+        proptest::option::of((any::<usize>(), fault)),
+    )
+        .prop_map(|(steps, fault)| BatchCase { steps, fault });
+    proptest::collection::vec(case, 1..5)
+}
+
+/// What the store should hold, kept by [`check_batch_sequence`].
+#[derive(Debug, Clone, Default, PartialEq)]
+struct BatchModel {
+    memories: std::collections::BTreeMap<MemoryId, String>,
+    patterns: std::collections::BTreeMap<RecordId, (u64, u64)>,
+    decisions: std::collections::BTreeMap<RecordId, Option<(String, Reward)>>,
+    policies: std::collections::BTreeMap<String, u64>,
+    events: usize,
+}
+
+/// Applies each generated batch to a fresh store (seeded by this function) and to a
+/// reference model: a batch with a fault fails and leaves the store exactly as it was;
+/// one without commits, and the store then equals the model.
+pub async fn check_batch_sequence<S: LongTermStore + EmbeddingStore + ?Sized>(
+    store: &S,
+    cases: Vec<BatchCase>,
+) -> std::result::Result<(), TestCaseError> {
+    let info = EmbedderInfo {
+        model_id: "test/model".into(),
+        dimension: 4,
+    };
+    store.pin_embedder(&info).await.unwrap();
+    let mut model = BatchModel::default();
+    for i in 0..4 {
+        let m = store
+            .put_memory(NewMemory::new(format!("seed memory {i}")))
+            .await
+            .unwrap();
+        model.memories.insert(m.id, m.content);
+    }
+    for i in 0..2 {
+        let p = store
+            .store_pattern(NewPattern::new("t", format!("context {i}"), "s"))
+            .await
+            .unwrap()
+            .pattern;
+        model
+            .patterns
+            .insert(p.id, (p.success_count, p.failure_count));
+        let d = store
+            .record_decision(decision(&format!("decision {i}")))
+            .await
+            .unwrap();
+        model.decisions.insert(d.id, None);
+    }
+    let names = ["policy/a", "policy/b"];
+    store
+        .put_policy(names[0], "k", &json!(0), None)
+        .await
+        .unwrap();
+    model.policies.insert(names[0].into(), 1);
+
+    for case in cases {
+        // Build the ops against a scratch copy, which becomes the model if they commit.
+        let mut next = model.clone();
+        let mut ops = Vec::new();
+        for step in &case.steps {
+            ops.push(match *step {
+                BatchStep::PutMemory(n) => {
+                    let id = MemoryId::new();
+                    let content = format!("memory {n}");
+                    next.memories.insert(id, content.clone());
+                    WriteOp::PutMemory(NewMemory::new(content).with_id(id))
+                }
+                BatchStep::UpdateMemory(i, n) => {
+                    let id = *next.memories.keys().nth(i % next.memories.len()).unwrap();
+                    let content = format!("updated {n}");
+                    next.memories.insert(id, content.clone());
+                    WriteOp::UpdateMemory {
+                        id,
+                        patch: MemoryPatch {
+                            content: Some(content),
+                            ..MemoryPatch::default()
+                        },
+                    }
+                }
+                BatchStep::RecordPattern(i, success) => {
+                    let (id, counts) = next.patterns.iter_mut().nth(i % 2).unwrap();
+                    if success {
+                        counts.0 += 1;
+                    } else {
+                        counts.1 += 1;
+                    }
+                    WriteOp::RecordPatternOutcome {
+                        id: *id,
+                        outcome: if success {
+                            PatternOutcome::Success
+                        } else {
+                            PatternOutcome::Failure
+                        },
+                    }
+                }
+                BatchStep::UpdateDecision(i, r) => {
+                    let (id, outcome) = next.decisions.iter_mut().nth(i % 2).unwrap();
+                    let reward = Reward::new(f64::from(r) / 10.0).unwrap();
+                    *outcome = Some((format!("outcome {r}"), reward));
+                    WriteOp::UpdateDecisionOutcome {
+                        id: *id,
+                        outcome: format!("outcome {r}"),
+                        reward,
+                    }
+                }
+                BatchStep::PutPolicy(i) => {
+                    let name = names[i % 2];
+                    let expected = next.policies.get(name).copied();
+                    next.policies.insert(name.into(), expected.unwrap_or(0) + 1);
+                    WriteOp::PutPolicy {
+                        name: name.into(),
+                        kind: "k".into(),
+                        state: json!(expected),
+                        expected,
+                    }
+                }
+                BatchStep::Event => {
+                    next.events += 1;
+                    WriteOp::RecordLearningEvent(event("generated", Reward::NEUTRAL))
+                }
+                BatchStep::ExpectEmbedder => WriteOp::ExpectEmbedder(info.clone()),
+            });
+        }
+        let before = snapshot(store).await;
+        let Some((at, fault)) = case.fault else {
+            let out = store.write_batch(ops).await;
+            prop_assert!(out.is_ok(), "a valid batch failed: {out:?}");
+            prop_assert_eq!(out.unwrap().len(), case.steps.len());
+            model = next;
+            check_model(store, &model).await?;
+            continue;
+        };
+        let (op, kind) = match fault {
+            BatchFault::MissingMemory => (
+                WriteOp::UpdateMemory {
+                    id: MemoryId::new(),
+                    patch: MemoryPatch {
+                        content: Some("x".into()),
+                        ..MemoryPatch::default()
+                    },
+                },
+                ErrorKind::NotFound,
+            ),
+            BatchFault::MissingPattern => (
+                WriteOp::RecordPatternOutcome {
+                    id: RecordId::MAX,
+                    outcome: PatternOutcome::Success,
+                },
+                ErrorKind::NotFound,
+            ),
+            BatchFault::MissingDecision => (
+                WriteOp::UpdateDecisionOutcome {
+                    id: RecordId::MAX,
+                    outcome: "x".into(),
+                    reward: Reward::MAX,
+                },
+                ErrorKind::NotFound,
+            ),
+            BatchFault::StalePolicy => (
+                WriteOp::PutPolicy {
+                    name: names[0].into(),
+                    kind: "k".into(),
+                    state: json!("stale"),
+                    expected: Some(u64::MAX / 2),
+                },
+                ErrorKind::Conflict,
+            ),
+            BatchFault::WrongEmbedder => (
+                WriteOp::ExpectEmbedder(EmbedderInfo {
+                    model_id: "test/old-model".into(),
+                    dimension: 4,
+                }),
+                ErrorKind::Conflict,
+            ),
+            BatchFault::DuplicateMemory => (
+                WriteOp::PutMemory(
+                    NewMemory::new("dup").with_id(*model.memories.keys().next().unwrap()),
+                ),
+                ErrorKind::Conflict,
+            ),
+        };
+        ops.insert(at % (ops.len() + 1), op);
+        let out = store.write_batch(ops).await;
+        prop_assert!(
+            matches!(&out, Err(e) if e.kind() == kind),
+            "{fault:?}: expected {kind:?}, got {out:?}"
+        );
+        prop_assert_eq!(
+            &snapshot(store).await,
+            &before,
+            "{:?} changed the store",
+            fault
+        );
+    }
+    Ok(())
+}
+
+async fn check_model<S: LongTermStore + ?Sized>(
+    store: &S,
+    model: &BatchModel,
+) -> std::result::Result<(), TestCaseError> {
+    let s = snapshot(store).await;
+    let memories = s
+        .memories
+        .iter()
+        .map(|m| (m.id, m.content.clone()))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    prop_assert_eq!(&memories, &model.memories);
+    let patterns = s
+        .patterns
+        .iter()
+        .map(|p| (p.id, (p.success_count, p.failure_count)))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    prop_assert_eq!(&patterns, &model.patterns);
+    let decisions = s
+        .decisions
+        .iter()
+        .map(|d| (d.id, d.outcome.clone().zip(d.reward)))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    prop_assert_eq!(&decisions, &model.decisions);
+    let policies = s
+        .policies
+        .iter()
+        .map(|p| (p.name.clone(), p.version))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    prop_assert_eq!(&policies, &model.policies);
+    prop_assert_eq!(s.events.len(), model.events);
+    Ok(())
+}

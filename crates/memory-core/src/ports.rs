@@ -55,6 +55,51 @@ pub enum WriteOp {
     /// the same id, or the same unique key (a preference's scope and key, a pattern's
     /// scope, type and context), is a [`crate::Error::Conflict`].
     Restore(Record),
+    /// [`LongTermStore::update_memory`], with the same effects (a content change drops the
+    /// memory's stored embedding and logs it; a filter-field change logs it). A missing
+    /// memory is [`crate::Error::NotFound`] and fails the batch.
+    UpdateMemory {
+        /// The memory to change (written earlier in the batch, or stored before).
+        id: MemoryId,
+        /// What to change.
+        patch: MemoryPatch,
+    },
+    /// [`LongTermStore::record_pattern_outcome`]; a missing pattern is
+    /// [`crate::Error::NotFound`] and fails the batch.
+    RecordPatternOutcome {
+        /// The pattern.
+        id: RecordId,
+        /// Which count to raise.
+        outcome: PatternOutcome,
+    },
+    /// [`LongTermStore::update_decision_outcome`]; a missing decision is
+    /// [`crate::Error::NotFound`] and fails the batch.
+    UpdateDecisionOutcome {
+        /// The decision.
+        id: RecordId,
+        /// What happened.
+        outcome: String,
+        /// How good it was.
+        reward: Reward,
+    },
+    /// [`LongTermStore::put_policy`]: a stored version other than `expected` is a
+    /// [`crate::Error::Conflict`] and fails the batch, so a learner's update and the
+    /// records it learned from commit together or not at all.
+    PutPolicy {
+        /// The policy's name.
+        name: String,
+        /// Its kind (e.g. `q_table`).
+        kind: String,
+        /// Its whole state.
+        state: Value,
+        /// The version the caller read (`None`: none may exist yet).
+        expected: Option<u64>,
+    },
+    /// A guard that writes nothing: when the store has a pinned embedder and it is not
+    /// this one, the batch fails with [`crate::Error::Conflict`]. Put it first in a batch
+    /// holding embeddings, so a process whose embedder was replaced meanwhile (by a
+    /// reindex in another process) cannot store vectors of the old model. No pin passes.
+    ExpectEmbedder(EmbedderInfo),
 }
 
 impl WriteOp {
@@ -76,6 +121,15 @@ impl WriteOp {
                 }
                 crate::validate::vector(vector, vector.len())
             }
+            WriteOp::UpdateMemory { patch, .. } => patch.validate(),
+            WriteOp::RecordPatternOutcome { .. } => Ok(()),
+            WriteOp::UpdateDecisionOutcome { outcome, .. } => {
+                crate::validate::text("outcome", outcome)
+            }
+            WriteOp::PutPolicy {
+                name, kind, state, ..
+            } => crate::validate_policy(name, kind, state),
+            WriteOp::ExpectEmbedder(info) => info.validate(),
         }
     }
 }
@@ -110,6 +164,15 @@ pub enum WriteOutcome {
     },
     /// The record was restored.
     Restored(Record),
+    /// The pattern with its counts after [`WriteOp::RecordPatternOutcome`].
+    PatternCounted(CodePattern),
+    /// The policy was saved at this version.
+    Policy {
+        /// Its new version.
+        version: u64,
+    },
+    /// A guard ([`WriteOp::ExpectEmbedder`]) passed.
+    Checked,
 }
 
 /// Counts of what a store holds, for `stats` and health checks.
@@ -485,6 +548,34 @@ pub struct EmbedderInfo {
     pub model_id: String,
     /// Its output dimension.
     pub dimension: usize,
+}
+
+impl EmbedderInfo {
+    /// Checks the model id is a key and the dimension is not zero, as a pin requires.
+    pub fn validate(&self) -> std::result::Result<(), crate::ValidationError> {
+        crate::validate::key("embedder model_id", &self.model_id)?;
+        if self.dimension == 0 {
+            return Err(crate::ValidationError::Empty {
+                field: "embedder dimension",
+            });
+        }
+        Ok(())
+    }
+
+    /// What [`WriteOp::ExpectEmbedder`] reports when the store's `pinned` embedder is not
+    /// `self`; `None` when it is, or when nothing is pinned. Shared so every backend
+    /// names both models the same way.
+    pub fn mismatch(&self, pinned: Option<&EmbedderInfo>) -> Option<String> {
+        match pinned {
+            Some(p) if p != self => Some(format!(
+                "this brain's embedder is now {} ({} dimensions) but this process embeds with \
+                 {} ({} dimensions); it was probably reindexed by another process: restart \
+                 brain with the new embedder",
+                p.model_id, p.dimension, self.model_id, self.dimension
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Turns text into vectors.

@@ -1657,9 +1657,14 @@ pub(crate) async fn restore<C: GenericClient>(c: &C, r: Record) -> Result<Record
 /// Whether applying `op` may append to the embedding log (so the batch must take the log
 /// lock first).
 pub(crate) fn logs(op: &WriteOp) -> bool {
+    // An update may drop or re-log an embedding (triggers); the embedder guard reads the
+    // pin, which `pin_embedder` and `clear_embeddings` change under the same lock.
     matches!(
         op,
-        WriteOp::DeleteMemory { .. } | WriteOp::PutEmbedding { .. }
+        WriteOp::DeleteMemory { .. }
+            | WriteOp::PutEmbedding { .. }
+            | WriteOp::UpdateMemory { .. }
+            | WriteOp::ExpectEmbedder(_)
     )
 }
 
@@ -1687,7 +1692,40 @@ pub(crate) async fn apply<C: GenericClient>(
             seq: put_embedding(c, id, &vector).await?,
         },
         WriteOp::Restore(r) => WriteOutcome::Restored(restore(c, r).await?),
+        WriteOp::UpdateMemory { id, patch } => {
+            WriteOutcome::Memory(update_memory(c, id, patch, now).await?)
+        }
+        WriteOp::RecordPatternOutcome { id, outcome } => {
+            WriteOutcome::PatternCounted(record_pattern_outcome(c, id, outcome, now).await?)
+        }
+        WriteOp::UpdateDecisionOutcome {
+            id,
+            outcome,
+            reward,
+        } => WriteOutcome::Decision(update_decision_outcome(c, id, &outcome, reward, now).await?),
+        WriteOp::PutPolicy {
+            name,
+            kind,
+            state,
+            expected,
+        } => WriteOutcome::Policy {
+            version: put_policy(c, &name, &kind, &state, expected, now).await?,
+        },
+        WriteOp::ExpectEmbedder(info) => {
+            expect_embedder(c, &info).await?;
+            WriteOutcome::Checked
+        }
     })
+}
+
+/// [`WriteOp::ExpectEmbedder`]; the caller holds the log lock, which every change of the
+/// pin takes too, so the pin cannot change before the batch commits.
+pub(crate) async fn expect_embedder<C: GenericClient>(c: &C, info: &EmbedderInfo) -> Result<()> {
+    info.validate()?;
+    match info.mismatch(embedder(c).await?.as_ref()) {
+        Some(message) => Err(PostgresError::Conflict(message)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn stats<C: GenericClient>(c: &C) -> Result<StoreStats> {

@@ -14,6 +14,21 @@ pub enum SqliteError {
         /// The file.
         path: PathBuf,
     },
+    /// The file is an SQLite database of another application (not a brain, and not
+    /// empty); opening it would add a brain's tables to it, so it is refused untouched.
+    #[error("{} is an SQLite database of another application ({reason}); refusing to turn it into a brain", path.display())]
+    NotABrain {
+        /// The file.
+        path: PathBuf,
+        /// What it holds, e.g. `application_id 0, 1 table`.
+        reason: String,
+    },
+    /// The file exists but holds 0 bytes: likely a truncated brain, so it is not reused.
+    #[error("{} is empty (0 bytes): it may have been truncated; move it away to start a new brain", path.display())]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// The database was written by a newer version of this crate.
     #[error(
         "{} has schema version {found}, newer than the {supported} this build understands; upgrade brain to open it",
@@ -88,6 +103,10 @@ impl From<SqliteError> for memory_core::Error {
         use memory_core::Error;
         match e {
             SqliteError::Invalid(v) => Error::InvalidInput(v),
+            // The caller pointed at the wrong file: their input, not a backend fault.
+            SqliteError::NotABrain { .. } | SqliteError::EmptyFile { .. } => {
+                Error::InvalidInput(memory_core::ValidationError::Other(e.to_string()))
+            }
             SqliteError::NotFound(what) => Error::NotFound { what },
             SqliteError::Conflict(m) => Error::Conflict(m),
             SqliteError::Busy(_) => Error::unavailable("database busy", e),

@@ -1417,7 +1417,40 @@ pub(crate) fn apply(c: &Connection, op: WriteOp, now: Timestamp) -> Result<Write
             seq: put_embedding(c, id, &vector)?,
         },
         WriteOp::Restore(r) => WriteOutcome::Restored(restore(c, r)?),
+        WriteOp::UpdateMemory { id, patch } => {
+            WriteOutcome::Memory(update_memory(c, id, patch, now)?)
+        }
+        WriteOp::RecordPatternOutcome { id, outcome } => {
+            WriteOutcome::PatternCounted(record_pattern_outcome(c, id, outcome, now)?)
+        }
+        WriteOp::UpdateDecisionOutcome {
+            id,
+            outcome,
+            reward,
+        } => WriteOutcome::Decision(update_decision_outcome(c, id, &outcome, reward, now)?),
+        WriteOp::PutPolicy {
+            name,
+            kind,
+            state,
+            expected,
+        } => WriteOutcome::Policy {
+            version: put_policy(c, &name, &kind, &state, expected, now)?,
+        },
+        WriteOp::ExpectEmbedder(info) => {
+            expect_embedder(c, &info)?;
+            WriteOutcome::Checked
+        }
     })
+}
+
+/// [`WriteOp::ExpectEmbedder`]: read inside the batch's write transaction, so no reindex
+/// can change the pin between this check and the batch's commit.
+pub(crate) fn expect_embedder(c: &Connection, info: &EmbedderInfo) -> Result<()> {
+    info.validate()?;
+    match info.mismatch(embedder(c)?.as_ref()) {
+        Some(message) => Err(SqliteError::Conflict(message)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn stats(c: &Connection) -> Result<StoreStats> {

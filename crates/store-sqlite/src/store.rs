@@ -111,6 +111,77 @@ fn configure(conn: &Connection, path: &Path, options: &SqliteOptions) -> SResult
     Ok(())
 }
 
+/// Refuses a database that is neither a brain nor empty, reading only: a brain's
+/// `application_id`, or no schema objects with `user_version` and `application_id` 0.
+fn refuse_foreign(conn: &Connection, path: &Path) -> SResult<()> {
+    let read = |sql: &str| -> SResult<i64> {
+        conn.query_row(sql, [], |r| r.get(0))
+            .map_err(|e| not_a_database(e, path))
+    };
+    let app = read("PRAGMA application_id")?;
+    if app == schema::APPLICATION_ID {
+        return Ok(());
+    }
+    if app != 0 {
+        return Err(SqliteError::ForeignDatabase {
+            path: path.to_owned(),
+            found: app,
+        });
+    }
+    let version = read("PRAGMA user_version")?;
+    let objects = read("SELECT count(*) FROM sqlite_master")?;
+    if version == 0 && objects == 0 {
+        return Ok(());
+    }
+    let tables = read("SELECT count(*) FROM sqlite_master WHERE type = 'table'")?;
+    let mut reason = format!(
+        "application_id 0, {tables} table{}",
+        if tables == 1 { "" } else { "s" }
+    );
+    if version != 0 {
+        reason.push_str(&format!(", user_version {version}"));
+    }
+    Err(SqliteError::NotABrain {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Creates a new brain at `path`, which did not exist: built under a temporary name and
+/// hard-linked into place, which fails if the path appeared meanwhile. So no opener ever
+/// sees a half-made brain, and a 0-byte file at the path is never one being created.
+fn create_brain(path: &Path, flags: OpenFlags, options: &SqliteOptions) -> SResult<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = path.with_file_name(format!(".{name}.new-{}-{nanos}", std::process::id()));
+    let built = (|| -> SResult<()> {
+        let mut conn = Connection::open_with_flags(&tmp, flags)?;
+        configure(&conn, &tmp, options)?;
+        schema::migrate(&mut conn, &tmp)?;
+        Ok(())
+    })();
+    let linked = built.and_then(|()| match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        // Another opener created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(SqliteError::Sqlite(rusqlite::Error::InvalidPath(
+            format!("{}: {e}", path.display()).into(),
+        ))),
+    });
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = tmp.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    linked
+}
+
 fn not_a_database(e: rusqlite::Error, path: &Path) -> SqliteError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => SqliteError::NotADatabase {
@@ -152,7 +223,18 @@ impl SqliteStore {
                 })?;
             }
         }
+        let plain_file = !path.to_string_lossy().starts_with("file:");
+        if plain_file && options.create && !path.exists() {
+            create_brain(path, flags, &options)?;
+        }
+        if plain_file && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(SqliteError::EmptyFile {
+                path: path.to_owned(),
+            });
+        }
         let mut writer = Connection::open_with_flags(path, flags)?;
+        // Before any statement that writes (journal_mode = WAL persists in the file).
+        refuse_foreign(&writer, path)?;
         configure(&writer, path, &options)?;
         writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         schema::migrate(&mut writer, path).map_err(|e| match e {

@@ -49,6 +49,10 @@ conformance!(
     embeddings_round_trip,
     embedding_log,
     policies,
+    batch_multi_step_ops,
+    batch_multi_step_all_or_nothing,
+    batch_missing_ids_roll_back,
+    batch_expect_embedder,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,5 +137,18 @@ proptest! {
             }
             assert_eq!(paged, all);
         });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Sequences of multi-step batches, some with a failing op anywhere: a failing batch
+    /// leaves the store exactly as it was, a valid one matches the reference model.
+    #[test]
+    fn failing_batches_change_nothing(cases in suite::batch_sequence()) {
+        let rt = runtime();
+        let store = SqliteStore::open_in_memory().unwrap();
+        rt.block_on(suite::check_batch_sequence(&store, cases))?;
     }
 }
