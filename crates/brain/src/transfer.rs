@@ -280,11 +280,11 @@ impl Brain {
     /// (scope, key) or pattern (scope, type, context) twice in the file; none of them
     /// already stored. A failure is an error naming the line, and nothing is imported.
     /// Then memories are embedded with this brain's embedder (thread members with the
-    /// turns before them, as remember does) and everything — records, policies, memories
-    /// with their embeddings, and the patterns' entries in the patterns collection — is
-    /// one `write_batch`, so a clash only the store sees (or any store failure) leaves the
-    /// brain exactly as it was. Memories are restored exactly: their context is not
-    /// filled and stored neighbours are not changed.
+    /// turns before them, as remember does) and everything — records, policies (as new
+    /// saves), memories with their embeddings, and the patterns' entries in the patterns
+    /// collection — is one `write_batch`, so a clash only the store sees (or any store
+    /// failure) leaves the brain exactly as it was. Memories are restored exactly: their
+    /// context is not filled and stored neighbours are not changed.
     #[tracing::instrument(skip_all)]
     pub async fn import_jsonl(
         &self,
@@ -331,26 +331,22 @@ impl Brain {
         }
         progress.finish();
 
+        // Policies as new saves (none of these names is stored: checked above).
+        ops.extend(file.policies.iter().map(|(_, p)| WriteOp::PutPolicy {
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            state: p.state.clone(),
+            expected: None,
+        }));
         progress.start("writing", None);
         if !ops.is_empty() {
+            // First: vectors of this embedder only, should another process have
+            // reindexed the brain with another one meanwhile.
+            ops.insert(0, WriteOp::ExpectEmbedder(self.embedder_info().clone()));
             self.store()
                 .write_batch(ops)
                 .await
                 .map_err(|e| store_refusal(e, &file))?;
-        }
-        // Until the store can put a policy inside the batch, policies follow it; every
-        // name was checked above, so only a concurrent writer can make this fail.
-        for (line, p) in &file.policies {
-            self.store()
-                .put_policy(&p.name, &p.kind, &p.state, None)
-                .await
-                .map_err(|e| match e.kind() {
-                    memory_core::ErrorKind::Conflict => BrainError::Import {
-                        line: *line,
-                        message: e.to_string(),
-                    },
-                    _ => BrainError::Core(e),
-                })?;
         }
         progress.finish();
         self.sync_index().await?;
@@ -563,7 +559,7 @@ fn read_export(input: &mut (dyn BufRead + Send)) -> Result<ExportFile> {
 }
 
 /// The import error for a batch the store refused: a conflict names the line of the
-/// record it is about when the store's message names it (else the first record's).
+/// record or policy the store's message names; other refusals pass through.
 fn store_refusal(e: memory_core::Error, file: &ExportFile) -> BrainError {
     if e.kind() != memory_core::ErrorKind::Conflict {
         return BrainError::Core(e);
@@ -578,11 +574,20 @@ fn store_refusal(e: memory_core::Error, file: &ExportFile) -> BrainError {
                 !message[at + named.len()..].starts_with(|c: char| c.is_ascii_digit())
             })
         })
-        .or(file.records.first())
-        .map_or(0, |(l, _)| *l);
-    BrainError::Import {
-        line,
-        message: format!("the store refused the import: {message}"),
+        .map(|(l, _)| *l)
+        .or_else(|| {
+            file.policies
+                .iter()
+                .find(|(_, p)| message.contains(&format!("`{}`", p.name)))
+                .map(|(l, _)| *l)
+        });
+    match line {
+        Some(line) => BrainError::Import {
+            line,
+            message: format!("the store refused the import: {message}"),
+        },
+        // Not about a line (e.g. the brain was reindexed with another embedder meanwhile).
+        None => BrainError::Core(e),
     }
 }
 impl Brain {
