@@ -254,6 +254,14 @@ pub fn hint(
     let dir = data_dir
         .map(|d| d.display().to_string())
         .unwrap_or_else(|| "the data directory".into());
+    // The store refused a file that is not a brain (store-sqlite's NotABrain, EmptyFile):
+    // the way out is another directory, not another value.
+    let text = one_line(error);
+    if text.contains("refusing to turn it into a brain") || text.contains("is empty (0 bytes)") {
+        return Some(format!(
+            "the file was not changed; point --data-dir (or BRAIN_DATA_DIR) at another directory, or move the file out of {dir}"
+        ));
+    }
     match code {
         Exit::InvalidInput => Some("nothing was changed; see `brain <command> --help` for the accepted values".into()),
         Exit::Unavailable => Some(format!(

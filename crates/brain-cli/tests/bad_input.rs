@@ -239,3 +239,24 @@ fn a_read_only_data_dir_exits_6_with_a_hint_and_loses_nothing() {
     remount("rw");
     intact(&b);
 }
+
+#[test]
+fn a_foreign_sqlite_file_as_brain_db_exits_4_and_is_left_unchanged() {
+    let b = TestBrain::new();
+    std::fs::create_dir_all(b.data()).unwrap();
+    let db = b.data().join("brain.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL);")
+        .unwrap();
+    drop(conn);
+    let bytes = std::fs::read(&db).unwrap();
+    let run = b.run(&["stats"]);
+    run.fails(4, "refusing to turn it into a brain");
+    assert!(run.stderr.contains("hint:"), "{run:#?}");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "brain.db is unchanged");
+    assert!(!b.data().join("brain.db-wal").exists());
+
+    std::fs::write(&db, b"").unwrap();
+    b.run(&["stats"]).fails(4, "is empty (0 bytes)");
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+}

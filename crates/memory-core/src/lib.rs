@@ -52,6 +52,8 @@ pub mod validate;
 
 #[cfg(feature = "test-utils")]
 pub mod conformance;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use error::{BoxError, Error, ErrorKind, Result, ValidationError};
 pub use fusion::{
