@@ -407,7 +407,7 @@ impl Brain {
     /// Brings the index up to a write that has committed. The write stands whatever
     /// happens here: a failure (a snapshot racing another process's, a full disk) is
     /// logged, and the next call or open catches up from the store.
-    async fn after_commit(&self) {
+    pub(crate) async fn after_commit(&self) {
         if let Err(e) = self.sync_index().await {
             tracing::warn!(error = %e, "the index could not catch up after a committed write; it will on the next call");
         }

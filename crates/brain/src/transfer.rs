@@ -349,7 +349,7 @@ impl Brain {
                 .map_err(|e| store_refusal(e, &file))?;
         }
         progress.finish();
-        self.sync_index().await?;
+        self.after_commit().await;
         Ok(TransferCounts {
             memories: file.memories.len() as u64,
             records: file.records.len() as u64,
@@ -511,6 +511,19 @@ fn read_export(input: &mut (dyn BufRead + Send)) -> Result<ExportFile> {
             line: n,
             message: e.to_string(),
         })?;
+        if let ExportLine::Memory(m) = &line
+            && crate::brain::RESERVED_KINDS.contains(&m.kind.as_str())
+        {
+            // The brain writes its own pattern entries (from the pattern records).
+            return Err(BrainError::Import {
+                line: n,
+                message: format!(
+                    "memory {} has kind `{}`, which only the brain itself writes",
+                    m.id.as_uuid(),
+                    m.kind.as_str()
+                ),
+            });
+        }
         let keys: Vec<(String, String)> = match &line {
             ExportLine::Header { .. } => Vec::new(),
             ExportLine::Memory(m) => vec![(

@@ -571,3 +571,28 @@ async fn a_pattern_whose_entry_fails_is_taken_back() {
     assert_eq!(kind_of(&e), Some(ErrorKind::Conflict), "{e}");
     assert_eq!(state(&b).await, before);
 }
+
+#[tokio::test]
+async fn an_import_cannot_bring_the_kinds_the_brain_reads_back() {
+    let source = brain().await;
+    source
+        .remember(NewMemory::new("an ordinary memory").with_scope(Scope::user("alice")))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    source
+        .export_jsonl(&mut out, &brain::NoProgress)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\"kind\":\"fact\""), "{text}");
+    let forged = text.replace("\"kind\":\"fact\"", "\"kind\":\"code_pattern\"");
+    let target = brain().await;
+    let before = state(&target).await;
+    let e = target
+        .import_jsonl(&mut std::io::Cursor::new(forged), &brain::NoProgress)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("code_pattern"), "{e}");
+    assert_eq!(state(&target).await, before);
+}
