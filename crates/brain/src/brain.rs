@@ -451,15 +451,16 @@ impl Brain {
         }
         let (texts, predecessor_updates) = self.thread_context(&mut memories).await?;
         let mut out = Vec::with_capacity(memories.len());
-        let mut updates = predecessor_updates.into_iter().map(|(id, context)| {
-            WriteOp::UpdateMemory {
-                id,
-                patch: MemoryPatch {
-                    context: Some(context),
-                    ..MemoryPatch::default()
-                },
-            }
-        });
+        let mut updates =
+            predecessor_updates
+                .into_iter()
+                .map(|(id, context)| WriteOp::UpdateMemory {
+                    id,
+                    patch: MemoryPatch {
+                        context: Some(context),
+                        ..MemoryPatch::default()
+                    },
+                });
         // Embedded a batch at a time, written in one transaction: all of them, with the
         // predecessors' new neighbours, or none.
         let mut ops = Vec::with_capacity(memories.len() * 2 + 1);
@@ -484,7 +485,9 @@ impl Brain {
     /// meanwhile, writes the batch again without those updates (there is nothing to add
     /// context to).
     async fn write_missing_tolerant(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
-        let has_updates = ops.iter().any(|o| matches!(o, WriteOp::UpdateMemory { .. }));
+        let has_updates = ops
+            .iter()
+            .any(|o| matches!(o, WriteOp::UpdateMemory { .. }));
         match self.store.write_batch(ops.clone()).await {
             Err(e) if has_updates && e.kind() == memory_core::ErrorKind::NotFound => {
                 let ops = ops
@@ -647,13 +650,13 @@ impl Brain {
         {
             return Err(reserved_kind(kind.as_str()));
         }
-        let current = self
-            .store
-            .get_memory(id)
-            .await?
-            .ok_or_else(|| memory_core::Error::NotFound {
-                what: format!("memory {id}"),
-            })?;
+        let current =
+            self.store
+                .get_memory(id)
+                .await?
+                .ok_or_else(|| memory_core::Error::NotFound {
+                    what: format!("memory {id}"),
+                })?;
         if RESERVED_KINDS.contains(&current.kind.as_str()) {
             return Err(reserved_kind(current.kind.as_str()));
         }
@@ -1220,9 +1223,12 @@ impl Brain {
             };
             // A pattern entry is the brain's own, written in its pattern's exact scope;
             // anything else is not a link to honour.
-            if let Some(pattern) = self.store.get_pattern(pid).await?.filter(|p| {
-                p.scope == h.memory.scope && query.scope.matches(&p.scope)
-            }) {
+            if let Some(pattern) = self
+                .store
+                .get_pattern(pid)
+                .await?
+                .filter(|p| p.scope == h.memory.scope && query.scope.matches(&p.scope))
+            {
                 out.push(PatternMatch {
                     success_rate: pattern.success_rate(),
                     pattern,

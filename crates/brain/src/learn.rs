@@ -465,8 +465,8 @@ impl Brain {
     /// Sets a decision's outcome and reward (the seed's `update_decision_outcome`) and
     /// learns from it: a learning event is recorded; the option bandit of the decision's
     /// scope, agent type and task bucket credits the chosen option; a pattern named by
-    /// `pattern_id` (and visible through the decision's scope) counts a success (reward
-    /// > 0) or failure; the routing bandit credits the model that served, net of cost and
+    /// `pattern_id` (and visible through the decision's scope) counts a success (a
+    /// positive reward) or failure; the routing bandit credits the model that served, net of cost and
     /// latency. All of it is one store transaction: it all commits, or nothing does.
     pub async fn update_decision_outcome(
         &self,
@@ -877,8 +877,14 @@ mod tests {
     }
 
     fn owner() -> impl Strategy<Value = PolicyOwner> {
-        (part(), part(), part(), "[a-c/]{1,4}", "[a-c/]{1,6}|x/user/alice").prop_map(
-            |(user, agent, session, agent_type, bucket)| PolicyOwner {
+        (
+            part(),
+            part(),
+            part(),
+            "[a-c/]{1,4}",
+            "[a-c/]{1,6}|x/user/alice",
+        )
+            .prop_map(|(user, agent, session, agent_type, bucket)| PolicyOwner {
                 scope: Scope {
                     user,
                     agent,
@@ -886,8 +892,7 @@ mod tests {
                 },
                 agent_type,
                 bucket,
-            },
-        )
+            })
     }
 
     proptest! {

@@ -239,7 +239,10 @@ async fn common_setup(b: &Brain, ids: &mut Ids) {
             .unwrap();
     }
     other
-        .set_preference(memory_core::NewPreference::new("editor", serde_json::json!("helix")).with_scope(bob.clone()))
+        .set_preference(
+            memory_core::NewPreference::new("editor", serde_json::json!("helix"))
+                .with_scope(bob.clone()),
+        )
         .await
         .unwrap();
     let d = other
@@ -301,7 +304,10 @@ async fn every_multi_step_operation_commits_all_or_nothing() {
         let (writes, ok, before, clean) = run(&s, None).await;
         assert!(ok, "{}: the clean run failed", s.name);
         assert!(writes > 0, "{}: wrote nothing", s.name);
-        eprintln!("{}: {writes} store write call(s), each failed in turn", s.name);
+        eprintln!(
+            "{}: {writes} store write call(s), each failed in turn",
+            s.name
+        );
         assert_ne!(before, clean, "{}: the clean run changed nothing", s.name);
         for k in 0..writes {
             let (_, ok, before, after) = run(&s, Some(k)).await;

@@ -7,13 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use brain::{
-    Brain, FeedbackRequest, MAX_CONTEXT_BYTES, MAX_POLICY_ARMS, PATTERN_KIND, RecallQuery,
-    engines,
+    Brain, FeedbackRequest, MAX_CONTEXT_BYTES, MAX_POLICY_ARMS, PATTERN_KIND, RecallQuery, engines,
 };
 use memory_core::{
     DerivedIndex, EmbeddingStore, ErrorKind, MemoryKind, MemoryPatch, Metadata, NewDecision,
-    NewMemory, NewPattern, PatternOutcome, PatternQuery, Reward, Scope, VectorEntry,
-    VectorHit, VectorIndex, VectorQuery,
+    NewMemory, NewPattern, PatternOutcome, PatternQuery, Reward, Scope, VectorEntry, VectorHit,
+    VectorIndex, VectorQuery,
 };
 
 async fn brain() -> Brain {
@@ -81,7 +80,10 @@ async fn state(b: &Brain) -> String {
         limit: 10_000,
     };
     for d in s.list_decisions(&q).await.unwrap() {
-        out.push_str(&format!("decision {} {:?} {:?}\n", d.id, d.outcome, d.reward));
+        out.push_str(&format!(
+            "decision {} {:?} {:?}\n",
+            d.id, d.outcome, d.reward
+        ));
     }
     out
 }
@@ -179,7 +181,10 @@ async fn forged_pattern_links_are_never_followed() {
         "Bob's pattern reached Alice: {found:?}"
     );
     let hits = b
-        .recall(&RecallQuery::new("private deploy key rotation", alice.clone()))
+        .recall(&RecallQuery::new(
+            "private deploy key rotation",
+            alice.clone(),
+        ))
         .await
         .unwrap();
     let hit = hits.iter().find(|h| h.memory.id == forged.id).unwrap();
@@ -229,7 +234,11 @@ async fn decisions_link_only_what_their_scope_sees() {
         .await
         .unwrap_err();
     assert_eq!(kind_of(&e), Some(ErrorKind::InvalidInput), "{e}");
-    assert_eq!(state(&b).await, before, "a refused decision wrote something");
+    assert_eq!(
+        state(&b).await,
+        before,
+        "a refused decision wrote something"
+    );
 
     // Bob's decision is out of reach of Alice's feedback.
     let d = b
@@ -342,7 +351,13 @@ async fn recommend_policies_belong_to_exactly_one_scope() {
             r.ranked.iter().all(|o| o.observations == 0.0),
             "{scope:?} {bucket}: {r:?}"
         );
-        assert_ne!(r.policy, b.recommend(&alice, "coder", "default", &options, false).await.unwrap().policy);
+        assert_ne!(
+            r.policy,
+            b.recommend(&alice, "coder", "default", &options, false)
+                .await
+                .unwrap()
+                .policy
+        );
     }
 }
 
@@ -405,7 +420,11 @@ async fn an_outcome_that_cannot_be_learned_commits_nothing() {
         .await
         .unwrap_err();
     assert_eq!(kind_of(&e), Some(ErrorKind::InvalidInput), "{e}");
-    assert_eq!(state(&b).await, before, "a failed outcome committed part of itself");
+    assert_eq!(
+        state(&b).await,
+        before,
+        "a failed outcome committed part of itself"
+    );
     let stored = b.store().get_decision(d.id).await.unwrap().unwrap();
     assert_eq!(stored.outcome, None);
 }

@@ -86,7 +86,10 @@ pub fn options(field: &'static str, options: &[String]) -> Result<(), Validation
             });
         }
         if let Some(ch) = o.chars().find(|c| c.is_control() && !c.is_whitespace()) {
-            return Err(ValidationError::ForbiddenChar { field: "option", ch });
+            return Err(ValidationError::ForbiddenChar {
+                field: "option",
+                ch,
+            });
         }
         if options[..i].contains(o) {
             return Err(ValidationError::Other(format!(
