@@ -1307,6 +1307,7 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
         WriteOp::RecordDecision(NewDecision {
             agent_type: "a".into(),
             context: "c".into(),
+            options: vec!["x".into()],
             chosen_option: "x".into(),
             ..NewDecision::default()
         }),
@@ -1870,6 +1871,7 @@ pub async fn write_sample(store: &dyn LongTermStore) -> Sample {
         .record_decision(NewDecision {
             agent_type: "a".into(),
             context: "c".into(),
+            options: vec!["x".into()],
             chosen_option: "x".into(),
             ..NewDecision::default()
         })
