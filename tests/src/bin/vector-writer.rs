@@ -36,6 +36,10 @@ fn main() -> Result<()> {
             let r = rng.next();
             if r.is_multiple_of(5) && !live.is_empty() {
                 let id = live.swap_remove((r as usize / 5) % live.len());
+                // Said before the delete: a kill after its commit but before the `d`
+                // line leaves a memory gone that was never acknowledged deleted.
+                writeln!(out, "x {id}")?;
+                out.flush()?;
                 store.delete_memory(id).await?;
                 writeln!(out, "d {id}")?;
             } else {
