@@ -392,7 +392,7 @@ impl Brain {
     }
 
     /// Applies the store's new changes to the index, and snapshots it when enough piled up.
-    pub(crate) async fn sync_index(&self) -> Result<()> {
+    async fn sync_index(&self) -> Result<()> {
         self.index.catch_up(self.store.as_embeddings()).await?;
         let behind = self
             .index
@@ -451,7 +451,14 @@ impl Brain {
         }
         let (texts, predecessor_updates) = self.thread_context(&mut memories).await?;
         let mut out = Vec::with_capacity(memories.len());
-        let mut updates =
+        // Embedded a batch at a time, written in one transaction: all of them, with the
+        // predecessors' new neighbours, or none.
+        let mut ops = Vec::with_capacity(memories.len() * 2 + 1);
+        for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
+            ops.extend(self.put_ops(chunk, texts).await?);
+        }
+        // A predecessor's new neighbour commits with the memory it names.
+        ops.extend(
             predecessor_updates
                 .into_iter()
                 .map(|(id, context)| WriteOp::UpdateMemory {
@@ -460,14 +467,8 @@ impl Brain {
                         context: Some(context),
                         ..MemoryPatch::default()
                     },
-                });
-        // Embedded a batch at a time, written in one transaction: all of them, with the
-        // predecessors' new neighbours, or none.
-        let mut ops = Vec::with_capacity(memories.len() * 2 + 1);
-        for (chunk, texts) in memories.chunks(BATCH).zip(texts.chunks(BATCH)) {
-            ops.extend(self.put_ops(chunk, texts).await?);
-        }
-        ops.extend(updates.by_ref());
+                }),
+        );
         let new: std::collections::HashSet<MemoryId> =
             memories.iter().filter_map(|m| m.id).collect();
         for outcome in self.write_missing_tolerant(ops).await? {
@@ -485,15 +486,14 @@ impl Brain {
     /// meanwhile, writes the batch again without those updates (there is nothing to add
     /// context to).
     async fn write_missing_tolerant(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
-        let has_updates = ops
-            .iter()
-            .any(|o| matches!(o, WriteOp::UpdateMemory { .. }));
+        let is_update = |o: &WriteOp| matches!(o, WriteOp::UpdateMemory { .. });
+        if !ops.iter().any(is_update) {
+            return Ok(self.store.write_batch(ops).await?);
+        }
+        // Kept for a second try only when the batch has updates (vectors are large).
         match self.store.write_batch(ops.clone()).await {
-            Err(e) if has_updates && e.kind() == memory_core::ErrorKind::NotFound => {
-                let ops = ops
-                    .into_iter()
-                    .filter(|o| !matches!(o, WriteOp::UpdateMemory { .. }))
-                    .collect();
+            Err(e) if e.kind() == memory_core::ErrorKind::NotFound => {
+                let ops = ops.into_iter().filter(|o| !is_update(o)).collect();
                 Ok(self.store.write_batch(ops).await?)
             }
             other => Ok(other?),

@@ -34,6 +34,7 @@ use reasoning::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::brain::cut;
 use crate::error::{BrainError, Result};
 use crate::learn::{Completed, OutcomeLearned};
 use crate::{Brain, RecallQuery};
@@ -205,17 +206,6 @@ fn request(prompt: String, temperature: f32, max_tokens: u32) -> CompletionReque
     }
 }
 
-fn cap(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
 impl Brain {
     /// Reasons about a goal (see the module docs): recalls what is relevant, thinks,
     /// optionally reflects, decides among options, and records the decision. Needs an
@@ -284,7 +274,7 @@ impl Brain {
             }
         } else {
             let prompt =
-                reasoning::decision_prompt(&req.goal, &req.options, &cap(&parsed.reasoning, 8000));
+                reasoning::decision_prompt(&req.goal, &req.options, &cut(&parsed.reasoning, 8000));
             let decided = self.complete(&route, request(prompt, 0.2, 1024)).await?;
             calls.push(call("deciding", &decided));
             let d = reasoning::parse_decision(&decided.routed.completion.text, &req.options);
@@ -325,12 +315,12 @@ impl Brain {
                 context: req.goal.clone(),
                 // Without options, the answer was the only option weighed.
                 options: if req.options.is_empty() {
-                    vec![cap(&chosen, memory_core::validate::MAX_OPTION_BYTES)]
+                    vec![cut(&chosen, memory_core::validate::MAX_OPTION_BYTES)]
                 } else {
                     req.options.clone()
                 },
-                chosen_option: cap(&chosen, memory_core::validate::MAX_OPTION_BYTES),
-                reasoning: cap(&parsed.reasoning, MAX_RECORDED_REASONING),
+                chosen_option: cut(&chosen, memory_core::validate::MAX_OPTION_BYTES),
+                reasoning: cut(&parsed.reasoning, MAX_RECORDED_REASONING),
                 metadata,
             })
             .await?;
@@ -477,7 +467,7 @@ impl Brain {
                 Some(r) => (r, FeedbackSource::Llm, None),
                 None => offline(format!(
                     "the model's answer {:?} holds no rating",
-                    cap(&c.routed.completion.text, 80)
+                    cut(&c.routed.completion.text, 80)
                 )),
             },
             Err(e) => offline(format!("the model failed: {e}")),
