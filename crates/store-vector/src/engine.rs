@@ -572,9 +572,10 @@ mod tests {
             engine.delete(&dead);
             let filter = all();
             let plan = FilterPlan::new(&filter, Timestamp::from_millis(0));
-            let check = |engine: &Engine| -> std::result::Result<(), TestCaseError> {
+            let check = |engine: &Engine, phase: &str| -> std::result::Result<(), TestCaseError> {
                 let t = read(&engine.table);
                 let (mut agree, mut total) = (0usize, 0usize);
+                let (mut graph_self, mut graph_queries) = (0usize, 0usize);
                 for i in (0..n0 + n1).step_by(7) {
                     let q = normalized(&vs[i], d, None).unwrap();
                     let got = engine.search_internal(&q, 10, &plan, 48);
@@ -584,20 +585,32 @@ mod tests {
                         prop_assert!(matches!(t.slots[g.key], Slot::Live(_)), "tombstone {} returned", g.key);
                     }
                     if i % dead_every != 0 {
-                        // A live point is its own nearest neighbour, frozen or delta.
-                        prop_assert_eq!(got[0].key, i);
+                        // A live delta point is its own nearest neighbour (the delta is
+                        // scanned exactly); a graph point nearly always is. HNSW may leave a
+                        // point without in-links that survive pruning, so the graph's share
+                        // is measured, not demanded point by point.
+                        if i >= engine.frozen_len() {
+                            prop_assert_eq!(got[0].key, i, "{}: delta point {} not found first", phase, i);
+                        } else {
+                            graph_queries += 1;
+                            graph_self += usize::from(got[0].key == i);
+                        }
                     }
                     let want: std::collections::HashSet<usize> = want.iter().map(|s| s.key).collect();
                     agree += got.iter().filter(|s| want.contains(&s.key)).count();
                     total += want.len();
                 }
-                prop_assert!(agree as f64 >= 0.95 * total as f64, "recall {agree}/{total}");
+                prop_assert!(agree as f64 >= 0.95 * total as f64, "{phase}: recall {agree}/{total}");
+                prop_assert!(
+                    graph_self as f64 >= 0.95 * graph_queries as f64,
+                    "{phase}: {graph_self} of {graph_queries} graph points found themselves first"
+                );
                 Ok(())
             };
-            check(&engine)?;
+            check(&engine, "before the freeze")?;
             engine.freeze().unwrap();
             prop_assert_eq!(engine.frozen_len(), n0 + n1);
-            check(&engine)?;
+            check(&engine, "after the freeze")?;
         }
     }
 }
