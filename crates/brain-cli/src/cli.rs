@@ -256,7 +256,7 @@ pub struct ReasonArgs {
     pub options: Vec<String>,
     /// simple, medium or complex (complex routes to the cloud model in the seed's table).
     #[arg(long, default_value = "complex", value_parser = parse_complexity)]
-    pub complexity: llm_router::Complexity,
+    pub complexity: brain::llm_router::Complexity,
     /// Critique and revise the plan in a second call.
     #[arg(long)]
     pub reflect: bool,
@@ -347,10 +347,10 @@ pub enum LlmCommand {
 pub struct RouteArgs {
     /// reasoning, code_generation, classification, embedding, summarization or chat.
     #[arg(long, default_value = "chat", value_parser = parse_task)]
-    pub task: llm_router::TaskType,
+    pub task: brain::llm_router::TaskType,
     /// simple, medium or complex.
     #[arg(long, default_value = "medium", value_parser = parse_complexity)]
-    pub complexity: llm_router::Complexity,
+    pub complexity: brain::llm_router::Complexity,
     /// Tokens of context the task brings (the router also estimates the prompt's).
     #[arg(long, default_value_t = 0)]
     pub context_length: u64,
@@ -362,12 +362,14 @@ pub struct RouteArgs {
     pub cheap: bool,
 }
 
-fn parse_task(s: &str) -> Result<llm_router::TaskType, String> {
-    s.parse().map_err(|e: llm_router::LlmError| e.to_string())
+fn parse_task(s: &str) -> Result<brain::llm_router::TaskType, String> {
+    s.parse()
+        .map_err(|e: brain::llm_router::LlmError| e.to_string())
 }
 
-fn parse_complexity(s: &str) -> Result<llm_router::Complexity, String> {
-    s.parse().map_err(|e: llm_router::LlmError| e.to_string())
+fn parse_complexity(s: &str) -> Result<brain::llm_router::Complexity, String> {
+    s.parse()
+        .map_err(|e: brain::llm_router::LlmError| e.to_string())
 }
 
 /// `brain llm ask`.

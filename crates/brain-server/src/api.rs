@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use brain::reasoning::CodeQuality;
 use brain::{Brain, FeedbackRequest, ReasonRequest, RecallMode, RecallQuery};
 use memory_core::{
     DecisionQuery, Importance, MemoryId, MemoryKind, Metadata, NewDecision, NewMemory, NewPattern,
     NewPreference, PatternOutcome, PatternQuery, RecordId, Reward, Timestamp,
 };
-use reasoning::CodeQuality;
 use serde_json::Value;
 
 use crate::auth::Principal;

@@ -83,7 +83,7 @@ impl ApiError {
 
 impl From<BrainError> for ApiError {
     fn from(e: BrainError) -> Self {
-        if let BrainError::Llm(llm_router::LlmError::NotConfigured) = &e {
+        if let BrainError::Llm(brain::llm_router::LlmError::NotConfigured) = &e {
             return Self::new(503, "not_configured", e.to_string());
         }
         let message = e.to_string();

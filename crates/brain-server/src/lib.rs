@@ -19,13 +19,14 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use brain::{Brain, engines};
+//! use brain::Brain;
 //! use brain_server::{Api, Principal, wire::{RecallArgs, RememberArgs}};
 //! use memory_core::Scope;
 //!
 //! let brain = Brain::builder()
-//!     .store(engines::sqlite_in_memory()?)
+//!     .store(brain_engines::sqlite_in_memory()?)
 //!     .embedder(Arc::new(embed::HashingEmbedder::new(256)?))
+//!     .index(brain_engines::exact_index(256)?)
 //!     .build()
 //!     .await?;
 //! let api = Api::new(Arc::new(brain));

@@ -674,12 +674,12 @@ pub enum ComplexityArg {
     Complex,
 }
 
-impl From<ComplexityArg> for llm_router::Complexity {
+impl From<ComplexityArg> for brain::llm_router::Complexity {
     fn from(c: ComplexityArg) -> Self {
         match c {
-            ComplexityArg::Simple => llm_router::Complexity::Simple,
-            ComplexityArg::Medium => llm_router::Complexity::Medium,
-            ComplexityArg::Complex => llm_router::Complexity::Complex,
+            ComplexityArg::Simple => brain::llm_router::Complexity::Simple,
+            ComplexityArg::Medium => brain::llm_router::Complexity::Medium,
+            ComplexityArg::Complex => brain::llm_router::Complexity::Complex,
         }
     }
 }

@@ -529,7 +529,7 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() -> TestResult {
     }
     assert!(!acked.is_empty());
     eprintln!("{} writes acknowledged before shutdown", acked.len());
-    let brain = brain::Brain::open(config(dir.path())).await?;
+    let brain = brain_engines::open(config(dir.path())).await?;
     for (id, content) in &acked {
         let m = brain.get(id.parse()?).await?;
         assert_eq!(
@@ -552,7 +552,7 @@ async fn graceful_shutdown_keeps_every_acknowledged_write() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binding_beyond_loopback_without_tokens_is_refused() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let brain = brain::Brain::open(config(dir.path())).await?;
+    let brain = brain_engines::open(config(dir.path())).await?;
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await?;
     let opts = brain_server::http::HttpOptions {
         config: brain_server::ServeConfig::default(),

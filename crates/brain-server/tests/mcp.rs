@@ -245,8 +245,8 @@ async fn reason_is_a_tool_when_an_llm_is_configured() -> TestResult {
         .await;
     let dir = tempfile::tempdir()?;
     let mut c = config(dir.path());
-    c.llm.providers = vec![llm_router::ProviderConfig::Ollama(
-        llm_router::providers::ollama::OllamaConfig {
+    c.llm.providers = vec![brain::llm_router::ProviderConfig::Ollama(
+        brain::llm_router::providers::ollama::OllamaConfig {
             name: "ollama".into(),
             base_url: ollama.uri(),
         },

@@ -68,8 +68,9 @@ proptest! {
 fn app(rt: &tokio::runtime::Runtime) -> Result<axum::Router, Box<dyn std::error::Error>> {
     let brain = rt.block_on(
         Brain::builder()
-            .store(brain::engines::sqlite_in_memory()?)
+            .store(brain_engines::sqlite_in_memory()?)
             .embedder(Arc::new(embed::HashingEmbedder::new(64)?))
+            .index(brain_engines::exact_index(64)?)
             .build(),
     )?;
     let config = ServeConfig {

@@ -55,9 +55,9 @@ impl DerivedIndex for UnsnapshottableIndex {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_final_snapshot_does_not_fail_shutdown() -> TestResult {
     let brain = Brain::builder()
-        .store(brain::engines::sqlite_in_memory()?)
+        .store(brain_engines::sqlite_in_memory()?)
         .embedder(Arc::new(embed::HashingEmbedder::new(64)?))
-        .index(Arc::new(UnsnapshottableIndex(brain::engines::exact_index(
+        .index(Arc::new(UnsnapshottableIndex(brain_engines::exact_index(
             64,
         )?)))
         .build()

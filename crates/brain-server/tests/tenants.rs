@@ -68,7 +68,7 @@ struct Server {
 impl Server {
     async fn start() -> TestResult<Server> {
         let dir = tempfile::tempdir()?;
-        let brain = Arc::new(Brain::open(common::config(dir.path())).await?);
+        let brain = Arc::new(brain_engines::open(common::config(dir.path())).await?);
         let cfg = ServeConfig {
             tokens: vec![
                 token("alice", ALICE, Some("alice"), None, Access::ReadWrite),

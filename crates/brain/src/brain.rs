@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{BrainConfig, RecallConfig};
-use crate::engines::{self, Store};
 use crate::error::{BrainError, Result};
+use crate::ports::{Splitter, Store};
 use crate::short_term::InProcessShortTerm;
 
 /// The kind of the memories that index code patterns for semantic search.
@@ -144,18 +144,17 @@ pub struct BrainStats {
     pub embedder: EmbedderInfo,
 }
 
-/// Assembles a [`Brain`] from ports. [`Brain::open`] does it from configuration with the
-/// embedded default engines; use the builder to swap any of them.
+/// Assembles a [`Brain`] from ports. `brain_engines::open` does it from configuration
+/// with the embedded default engines; use the builder to bring your own.
 #[derive(Default)]
 pub struct BrainBuilder {
     store: Option<Arc<dyn Store>>,
     index: Option<Arc<dyn DerivedIndex>>,
     embedder: Option<Arc<dyn Embedder>>,
     short_term: Option<Arc<dyn ShortTermMemory>>,
+    splitter: Option<Arc<dyn Splitter>>,
     config: BrainConfig,
-    /// `Brain::open` checks and pins the embedder before opening the index.
-    embedder_checked: bool,
-    llm: Option<Arc<llm_router::Router>>,
+    llm: Option<Arc<dyn llm_router::ModelRouter>>,
 }
 
 impl BrainBuilder {
@@ -172,7 +171,7 @@ impl BrainBuilder {
 
     /// The LLM router for what needs a model. Optional: without one, memory works and
     /// LLM calls fail with [`llm_router::LlmError::NotConfigured`].
-    pub fn llm(mut self, router: Arc<llm_router::Router>) -> Self {
+    pub fn llm(mut self, router: Arc<dyn llm_router::ModelRouter>) -> Self {
         self.llm = Some(router);
         self
     }
@@ -183,7 +182,8 @@ impl BrainBuilder {
         self
     }
 
-    /// The vector index. Default: an exact index in memory, caught up from the store.
+    /// The vector index, derived from the store's embeddings. Required
+    /// (`store_vector::CaughtUpFlat` is an exact one kept in memory).
     pub fn index(mut self, index: Arc<dyn DerivedIndex>) -> Self {
         self.index = Some(index);
         self
@@ -192,6 +192,13 @@ impl BrainBuilder {
     /// The embedder. Required.
     pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = Some(embedder);
+        self
+    }
+
+    /// The document splitter behind [`Brain::ingest`]. Optional: without one, ingest
+    /// fails with a configuration error that says so.
+    pub fn splitter(mut self, splitter: Arc<dyn Splitter>) -> Self {
+        self.splitter = Some(splitter);
         self
     }
 
@@ -211,14 +218,11 @@ impl BrainBuilder {
         let embedder = self
             .embedder
             .ok_or_else(|| BrainError::Config("the brain builder needs an embedder".into()))?;
+        let index = self
+            .index
+            .ok_or_else(|| BrainError::Config("the brain builder needs an index".into()))?;
         let info = embedder.info().clone();
-        if !self.embedder_checked {
-            check_embedder(store.as_ref(), &info).await?;
-        }
-        let index = match self.index {
-            Some(i) => i,
-            None => engines::exact_index(info.dimension)?,
-        };
+        pin_embedder(store.as_ref(), &info).await?;
         if index.dimension() != info.dimension {
             return Err(BrainError::Config(format!(
                 "the index holds {}-dimensional vectors but the embedder {} writes {}",
@@ -240,6 +244,7 @@ impl BrainBuilder {
             config: self.config,
             persisted_seq: AtomicU64::new(persisted),
             llm: self.llm,
+            splitter: self.splitter,
         })
     }
 }
@@ -255,7 +260,11 @@ impl AsEmbeddings for dyn Store {
     }
 }
 
-async fn check_embedder(store: &dyn Store, info: &EmbedderInfo) -> Result<()> {
+/// Checks that `info` is the embedder that wrote the store's vectors (none yet is fine)
+/// and pins it, so vectors of two models are never mixed: a different one is
+/// [`BrainError::EmbedderMismatch`]. [`BrainBuilder::build`] does it; a composition root
+/// calls it first when the index it opens depends on the embedder.
+pub async fn pin_embedder(store: &dyn Store, info: &EmbedderInfo) -> Result<()> {
     if let Some(pinned) = store.embedder().await?
         && pinned != *info
     {
@@ -283,7 +292,8 @@ pub struct Brain {
     short_term: Arc<dyn ShortTermMemory>,
     config: BrainConfig,
     persisted_seq: AtomicU64,
-    llm: Option<Arc<llm_router::Router>>,
+    llm: Option<Arc<dyn llm_router::ModelRouter>>,
+    splitter: Option<Arc<dyn Splitter>>,
 }
 
 impl std::fmt::Debug for Brain {
@@ -296,39 +306,13 @@ impl std::fmt::Debug for Brain {
 }
 
 impl Brain {
-    /// Opens the brain that `config` describes: the configured store (the SQLite file in
-    /// the data directory, or PostgreSQL), the HNSW snapshot in the data directory
-    /// (created if missing; with a shared store each brain keeps its own index and catches
-    /// it up from the store's embedding log), the configured short-term memory (in the
-    /// process, or Redis) and the configured embedder.
-    #[tracing::instrument(skip_all, fields(data_dir = %config.data_dir.display()))]
-    pub async fn open(config: BrainConfig) -> Result<Brain> {
-        config.validate()?;
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| BrainError::io(&config.data_dir, e))?;
-        let llm = engines::configured_llm(&config)?;
-        let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
-        let store = engines::configured_store(&config).await?;
-        let short_term = engines::configured_short_term(&config).await?;
-        check_embedder(store.as_ref(), embedder.info()).await?;
-        let index = engines::hnsw_index(
-            &config.vectors_dir(),
-            config.hnsw_params(embedder.info().dimension),
-            store.as_embeddings(),
-        )
-        .await?;
-        let builder = BrainBuilder {
-            embedder_checked: true,
-            ..BrainBuilder::new()
-        };
-        let mut builder = builder
-            .config(config)
-            .store(store)
-            .embedder(embedder)
-            .index(index)
-            .short_term(short_term);
-        builder.llm = llm;
-        builder.build().await
+    /// The document splitter, or a configuration error naming the builder call to add.
+    pub(crate) fn splitter(&self) -> Result<&Arc<dyn Splitter>> {
+        self.splitter.as_ref().ok_or_else(|| {
+            BrainError::Config(
+                "ingest needs a document splitter: BrainBuilder::splitter (brain_engines::ChunkSplitter)".into(),
+            )
+        })
     }
 
     /// A builder, to choose the ports.
@@ -338,7 +322,7 @@ impl Brain {
 
     /// The LLM router, or [`llm_router::LlmError::NotConfigured`] (which names the
     /// configuration to add) when the brain has none.
-    pub fn llm(&self) -> Result<&Arc<llm_router::Router>> {
+    pub fn llm(&self) -> Result<&Arc<dyn llm_router::ModelRouter>> {
         self.llm
             .as_ref()
             .ok_or(BrainError::Llm(llm_router::LlmError::NotConfigured))

@@ -581,9 +581,6 @@ impl BrainConfig {
         if self.ingest.max_chunk_chars < 100 {
             return bad("ingest.max_chunk_chars must be at least 100".into());
         }
-        self.hnsw_params(self.embedder.dimension)
-            .validate()
-            .map_err(|e| BrainError::Config(format!("index: {e}")))?;
         self.llm
             .table()
             .validate()
@@ -614,14 +611,6 @@ impl BrainConfig {
             return bad("embedder.kind = \"llm\" needs an [llm] provider".into());
         }
         Ok(())
-    }
-
-    /// The HNSW parameters for vectors of `dimension`.
-    pub(crate) fn hnsw_params(&self, dimension: usize) -> store_vector::HnswParams {
-        store_vector::HnswParams::new(dimension)
-            .with_m(self.index.m)
-            .with_ef_construction(self.index.ef_construction)
-            .with_ef_search(self.index.ef_search)
     }
 
     /// The store file.

@@ -40,11 +40,11 @@ impl Brain {
         options: &distill::DistillOptions,
     ) -> Result<distill::DistillReport> {
         let llm: Option<Arc<dyn TextModel>> = if use_llm {
-            let router = self.llm()?;
-            Some(Arc::new(router.text_model(RouteRequest::new(
-                TaskType::Summarization,
-                Complexity::Simple,
-            ))))
+            let router = Arc::clone(self.llm()?);
+            Some(Arc::new(llm_router::RoutedModel::new(
+                router,
+                RouteRequest::new(TaskType::Summarization, Complexity::Simple),
+            )))
         } else {
             None
         };

@@ -72,7 +72,8 @@ impl BrainError {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An [`BrainError::Io`] on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         BrainError::Io {
             path: path.into(),
             source,
@@ -82,24 +83,6 @@ impl BrainError {
 
 impl From<memory_core::ValidationError> for BrainError {
     fn from(e: memory_core::ValidationError) -> Self {
-        BrainError::Core(e.into())
-    }
-}
-
-impl From<store_sqlite::SqliteError> for BrainError {
-    fn from(e: store_sqlite::SqliteError) -> Self {
-        BrainError::Core(e.into())
-    }
-}
-
-impl From<store_vector::VectorError> for BrainError {
-    fn from(e: store_vector::VectorError) -> Self {
-        BrainError::Core(e.into())
-    }
-}
-
-impl From<embed::EmbedError> for BrainError {
-    fn from(e: embed::EmbedError) -> Self {
         BrainError::Core(e.into())
     }
 }

@@ -1,5 +1,5 @@
 //! The documentation collection: files split into chunks that follow their headings and
-//! functions (crate `chunk`), each chunk a memory of kind `doc_chunk`.
+//! functions (the [`Splitter`](crate::Splitter) port; crate `chunk` by default), each chunk a memory of kind `doc_chunk`.
 //!
 //! A file is identified by its canonical path. Re-ingesting it replaces its chunks in one
 //! store transaction when its content (or the chunker's format) changed, and does nothing
@@ -88,6 +88,7 @@ impl Brain {
         progress: &dyn Progress,
     ) -> Result<IngestReport> {
         scope.validate()?;
+        self.splitter()?;
         let mut report = IngestReport::default();
         for root in paths {
             let canonical = root.canonicalize().map_err(|e| BrainError::io(root, e))?;
@@ -183,8 +184,10 @@ impl Brain {
         text: &str,
         scope: &Scope,
     ) -> Result<FileOutcome> {
+        let splitter = self.splitter()?;
+        let format = splitter.format_version();
         let key_s = key.to_string_lossy().into_owned();
-        let hash = chunk::content_hash(text);
+        let hash = content_hash(text);
         let existing = self
             .list_all(&source_filter(scope, &key_s), ListOrder::NewestFirst)
             .await?;
@@ -192,30 +195,29 @@ impl Brain {
             && existing.iter().all(|m| {
                 m.metadata.get("content_hash").and_then(Value::as_str) == Some(hash.as_str())
                     && m.metadata.get("chunk_format").and_then(Value::as_u64)
-                        == Some(u64::from(chunk::FORMAT_VERSION))
+                        == Some(u64::from(format))
             });
         if current {
             return Ok(FileOutcome::Unchanged);
         }
-        let options = chunk::ChunkOptions::with_max_chars(self.config().ingest.max_chunk_chars);
-        let chunks = chunk::chunk(display, text, &options)
+        let chunks = splitter
+            .split(display, text, self.config().ingest.max_chunk_chars)
             .map_err(|e| BrainError::Config(format!("ingest: {e}")))?;
-        let language = chunk::Language::from_path(display);
+        let language = splitter.language(display);
         let kind = MemoryKind::doc_chunk();
         let news: Vec<NewMemory> = chunks
             .iter()
-            .filter(|c| !c.body().trim().is_empty())
             .map(|c| {
                 let mut md = Metadata::new()
                     .with("source", key_s.clone())
                     .with("path", display.to_owned())
                     .with("root", root.to_string_lossy().into_owned())
                     .with("content_hash", hash.clone())
-                    .with("chunk_format", chunk::FORMAT_VERSION)
+                    .with("chunk_format", format)
                     .with("start_line", c.start_line)
                     .with("end_line", c.end_line)
-                    .with("chunk_kind", c.kind.name())
-                    .with("language", language.name());
+                    .with("chunk_kind", c.kind.clone())
+                    .with("language", language.clone());
                 if !c.heading_path.is_empty() {
                     md = md.with("heading", c.heading_path.join(" > "));
                 }
@@ -393,4 +395,16 @@ fn bare_error(e: &ignore::Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The SHA-256 of `text`, in hex: a document is chunked again only when it changes.
+fn content_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }

@@ -29,20 +29,24 @@
 //!   pattern counts and the routing bandit; [`Brain::recommend`] ranks options and says
 //!   why. Feedback works offline with a documented estimate.
 //!
-//! Configuration ([`BrainConfig`]) comes from defaults, a TOML file and `BRAIN_*`
-//! environment variables. [`Brain::open`] builds the embedded default from it;
-//! [`BrainBuilder`] takes any implementation of each port instead.
+//! This crate is the facade only: it depends on ports, never on an engine. Configuration
+//! ([`BrainConfig`]) comes from defaults, a TOML file and `BRAIN_*` environment variables;
+//! the composition root `brain-engines` (`brain_engines::open`) builds the embedded default
+//! or the configured servers from it, and [`BrainBuilder`] takes any implementation of
+//! each port instead.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use brain::{Brain, RecallQuery, engines};
+//! use brain::{Brain, RecallQuery};
 //! use memory_core::{NewMemory, Scope};
 //!
-//! // An in-memory brain with the hashing embedder (no model needed).
+//! // An in-memory brain from ports: SQLite in memory, an exact index, the hashing
+//! // embedder (no model needed).
 //! let brain = Brain::builder()
-//!     .store(engines::sqlite_in_memory()?)
+//!     .store(Arc::new(store_sqlite::SqliteStore::open_in_memory()?))
+//!     .index(Arc::new(store_vector::CaughtUpFlat::new(256)?))
 //!     .embedder(Arc::new(embed::HashingEmbedder::new(256)?))
 //!     .build()
 //!     .await?;
@@ -60,17 +64,21 @@
 mod brain;
 pub mod config;
 mod distilling;
-pub mod engines;
 mod error;
 mod ingest;
 pub mod learn;
+mod ports;
 pub mod reason;
 mod short_term;
 pub mod transfer;
 
+/// The crates whose types this API speaks, re-exported so a surface (a CLI, a server, a
+/// binding) needs no direct dependency on them.
+pub use {distill, llm_router, memory_core, reasoning, rl};
+
 pub use brain::{
     Brain, BrainBuilder, BrainStats, MAX_CONTEXT_BYTES, MAX_NEIGHBOUR_BYTES, PATTERN_KIND,
-    PatternMatch, PruneRule, RESERVED_KINDS, RecallHit, RecallMode, RecallQuery,
+    PatternMatch, PruneRule, RESERVED_KINDS, RecallHit, RecallMode, RecallQuery, pin_embedder,
 };
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};
@@ -79,6 +87,7 @@ pub use learn::{
     CandidateWhy, Completed, LearningConfig, MAX_POLICY_ARMS, OutcomeLearned, RankedOption,
     Recommendation,
 };
+pub use ports::{DocChunk, Splitter, Store};
 pub use reason::{
     FeedbackLearned, FeedbackRequest, FeedbackSource, ReasonCall, ReasonOutcome, ReasonRequest,
 };

@@ -19,8 +19,9 @@ use crate::brain::{
     BATCH, Brain, PATTERN_KIND, embed_blended, is_thread_member, pattern_memory, thread_text,
 };
 use crate::config::BrainConfig;
-use crate::engines;
 use crate::error::{BrainError, Result};
+use crate::ports::Store;
+use memory_core::Embedder;
 
 /// The export format's version, in the header line.
 pub const EXPORT_VERSION: u32 = 1;
@@ -604,21 +605,21 @@ fn store_refusal(e: memory_core::Error, file: &ExportFile) -> BrainError {
     }
 }
 impl Brain {
-    /// Re-embeds every memory of the brain `config` describes with the configured
-    /// embedder, pins it, and brings the index up to date: the way out of an embedder mismatch,
-    /// and the repair for memories stored without an embedding. Stopping half-way loses
-    /// no memory; running it again finishes the job. With the embedder unchanged the old
-    /// embeddings are replaced in place, so even a crash part-way leaves every memory
-    /// searchable; after a change of embedder, memories not yet re-embedded when it
-    /// stopped have no embedding until it runs again.
-    #[tracing::instrument(skip_all, fields(data_dir = %config.data_dir.display()))]
-    pub async fn reindex(config: BrainConfig, progress: &dyn Progress) -> Result<Brain> {
-        config.validate()?;
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| BrainError::io(&config.data_dir, e))?;
-        let llm = engines::configured_llm(&config)?;
-        let embedder = engines::configured_embedder(&config, llm.as_ref()).await?;
-        let store = engines::configured_store(&config).await?;
+    /// Re-embeds every memory in `store` with `embedder` and pins it: the way out of an
+    /// embedder mismatch, and the repair for memories stored without an embedding.
+    /// Memories are embedded as [`Brain::remember`] embeds them under `config` (thread
+    /// turns with the turns before them). Stopping half-way loses no memory; running it
+    /// again finishes the job. With the embedder unchanged the old embeddings are replaced
+    /// in place, so even a crash part-way leaves every memory searchable; after a change of
+    /// embedder, memories not yet re-embedded when it stopped have no embedding until it
+    /// runs again. Indexes catch up from the store's log when next opened
+    /// (`brain_engines::reindex` does all of it from configuration).
+    pub async fn reembed(
+        store: &dyn Store,
+        embedder: &dyn Embedder,
+        config: &BrainConfig,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         // With the pinned embedder unchanged, each page's embeddings replace the old ones
         // in place, so a crash part-way leaves every memory with a valid embedding. Only a
         // change of embedder has to clear them first (the old vectors are unusable).
@@ -665,7 +666,7 @@ impl Brain {
                     })
                     .collect();
                 let own: Vec<String> = page.iter().map(|m| m.content.clone()).collect();
-                let vectors = embed_blended(embedder.as_ref(), &own, &texts).await?;
+                let vectors = embed_blended(embedder, &own, &texts).await?;
                 store
                     .put_embeddings(page.iter().map(|m| m.id).zip(vectors).collect())
                     .await?;
@@ -677,12 +678,7 @@ impl Brain {
             offset += n;
         }
         progress.finish();
-        progress.start("updating the index", None);
-        drop(store);
-        let brain = Brain::open(config).await?;
-        brain.close().await?;
-        progress.finish();
-        Ok(brain)
+        Ok(())
     }
 }
 

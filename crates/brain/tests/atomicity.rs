@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use brain::{Brain, FeedbackRequest, NoProgress, engines};
+use brain::{Brain, FeedbackRequest, NoProgress};
 use memory_core::testing::FaultyStore;
 use memory_core::{
     MemoryPatch, Metadata, NewDecision, NewMemory, NewPattern, PatternQuery, Reward, Scope,
@@ -29,6 +29,7 @@ async fn brain_over(faulty: Arc<FaultyStore<store_sqlite::SqliteStore>>) -> Brai
     Brain::builder()
         .store(faulty)
         .embedder(Arc::new(embed::HashingEmbedder::new(64).unwrap()))
+        .index(brain_engines::exact_index(64).unwrap())
         .build()
         .await
         .unwrap()
@@ -226,8 +227,9 @@ async fn common_setup(b: &Brain, ids: &mut Ids) {
     // Another brain's export: memories, a preference, a decision with an outcome and the
     // policy it taught.
     let other = Brain::builder()
-        .store(engines::sqlite_in_memory().unwrap())
+        .store(brain_engines::sqlite_in_memory().unwrap())
         .embedder(Arc::new(embed::HashingEmbedder::new(64).unwrap()))
+        .index(brain_engines::exact_index(64).unwrap())
         .build()
         .await
         .unwrap();

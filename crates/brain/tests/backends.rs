@@ -272,14 +272,14 @@ async fn scenario(b: &Brain) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_and_redis_behave_as_the_embedded_brain() {
     let dir = tempfile::tempdir().unwrap();
-    let local = Brain::open(embedded(&dir.path().join("local")))
+    let local = brain_engines::open(embedded(&dir.path().join("local")))
         .await
         .unwrap();
     let expected = scenario(&local).await;
     local.close().await.unwrap();
 
     let schema = unique("brain_backends");
-    let brain = Brain::open(shared(
+    let brain = brain_engines::open(shared(
         &dir.path().join("shared"),
         &schema,
         &unique("backends"),
@@ -301,10 +301,10 @@ async fn a_second_brain_on_the_same_postgres_sees_the_first_ones_memories() {
     let dir = tempfile::tempdir().unwrap();
     let schema = unique("brain_pair");
     let prefix = unique("pair");
-    let a = Brain::open(shared(&dir.path().join("a"), &schema, &prefix))
+    let a = brain_engines::open(shared(&dir.path().join("a"), &schema, &prefix))
         .await
         .unwrap();
-    let b = Brain::open(shared(&dir.path().join("b"), &schema, &prefix))
+    let b = brain_engines::open(shared(&dir.path().join("b"), &schema, &prefix))
         .await
         .unwrap();
     let team = Scope::user("team");

@@ -60,7 +60,7 @@ async fn fill(brain: &Brain, scope: &Scope) -> Vec<i64> {
 #[tokio::test]
 async fn distilled_patterns_are_stored_once_with_provenance_and_searchable() {
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path())).await.unwrap();
+    let brain = brain_engines::open(config(dir.path())).await.unwrap();
     let scope = Scope::user("ada");
     let ids = fill(&brain, &scope).await;
 
@@ -142,7 +142,7 @@ async fn distilled_patterns_are_stored_once_with_provenance_and_searchable() {
 #[tokio::test]
 async fn distilling_with_the_llm_without_a_provider_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path())).await.unwrap();
+    let brain = brain_engines::open(config(dir.path())).await.unwrap();
     let e = brain
         .distill(
             &Scope::default(),
@@ -163,7 +163,7 @@ async fn a_type_is_distilled_automatically_every_n_patterns() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.distill.auto_after = Some(3);
-    let brain = Brain::open(c).await.unwrap();
+    let brain = brain_engines::open(c).await.unwrap();
     let scope = Scope::user("ada");
     let mut q = PatternQuery::new(scope.clone(), 100);
     q.pattern_type = Some("distilled_error_fix".into());

@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use brain::config::EmbedderKind;
 use brain::{
-    Brain, BrainConfig, BrainError, InProcessShortTerm, PruneRule, RecallMode, RecallQuery, engines,
+    Brain, BrainConfig, BrainError, PruneRule, RecallMode, RecallQuery,
 };
 use memory_core::{
     Importance, MemoryFilter, MemoryKind, Metadata, MetadataCondition, NewMemory, NewPattern,
-    PatternOutcome, PatternQuery, Role, Scope, ShortTermMemory, conformance,
+    PatternOutcome, PatternQuery, Role, Scope,
 };
 
 async fn mem_brain() -> Brain {
     Brain::builder()
-        .store(engines::sqlite_in_memory().unwrap())
+        .store(brain_engines::sqlite_in_memory().unwrap())
         .embedder(Arc::new(embed::HashingEmbedder::new(256).unwrap()))
+        .index(brain_engines::exact_index(256).unwrap())
         .build()
         .await
         .unwrap()
@@ -32,14 +33,12 @@ fn file_config(dir: &std::path::Path, dimension: usize) -> BrainConfig {
     c
 }
 
-#[tokio::test]
-async fn short_term_conformance() {
-    conformance::short_term::variables(&InProcessShortTerm::new()).await;
-    conformance::short_term::ttl_expires(&InProcessShortTerm::new()).await;
-    conformance::short_term::scopes_are_isolated(&InProcessShortTerm::new()).await;
-    conformance::short_term::window_limits(&InProcessShortTerm::new()).await;
-    let stm: Arc<dyn ShortTermMemory> = Arc::new(InProcessShortTerm::new());
-    conformance::short_term::concurrent_pushes(stm).await;
+/// The in-process short-term memory against the shared suite, one test per check.
+mod short_term {
+    async fn fresh() -> ((), brain::InProcessShortTerm) {
+        ((), brain::InProcessShortTerm::new())
+    }
+    memory_core::short_term_suite!(fresh);
 }
 
 #[tokio::test]
@@ -314,7 +313,7 @@ async fn reopen_uses_snapshot_and_other_handles_see_writes() {
     let config = file_config(dir.path(), 128);
     let s = Scope::user("u");
     {
-        let b = Brain::open(config.clone()).await.unwrap();
+        let b = brain_engines::open(config.clone()).await.unwrap();
         b.remember(NewMemory::new("the release train leaves on thursdays").with_scope(s.clone()))
             .await
             .unwrap();
@@ -324,8 +323,8 @@ async fn reopen_uses_snapshot_and_other_handles_see_writes() {
         dir.path().join("vectors").exists(),
         "close wrote a snapshot"
     );
-    let a = Brain::open(config.clone()).await.unwrap();
-    let b = Brain::open(config.clone()).await.unwrap();
+    let a = brain_engines::open(config.clone()).await.unwrap();
+    let b = brain_engines::open(config.clone()).await.unwrap();
     a.remember(NewMemory::new("hotfixes skip the release train").with_scope(s.clone()))
         .await
         .unwrap();
@@ -343,13 +342,17 @@ async fn reopen_uses_snapshot_and_other_handles_see_writes() {
 #[tokio::test]
 async fn another_embedder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let b = Brain::open(file_config(dir.path(), 128)).await.unwrap();
+    let b = brain_engines::open(file_config(dir.path(), 128))
+        .await
+        .unwrap();
     b.remember(NewMemory::new("x").with_kind(MemoryKind::fact()))
         .await
         .unwrap();
     b.close().await.unwrap();
     drop(b);
-    let e = Brain::open(file_config(dir.path(), 256)).await.unwrap_err();
+    let e = brain_engines::open(file_config(dir.path(), 256))
+        .await
+        .unwrap_err();
     assert!(matches!(e, BrainError::EmbedderMismatch { .. }), "{e}");
     assert!(e.to_string().contains("brain reindex"), "{e}");
 }
@@ -360,7 +363,7 @@ async fn missing_model_names_the_fetch_command() {
     let mut c = file_config(dir.path(), 128);
     c.embedder.kind = EmbedderKind::Bert;
     c.embedder.model_dir = Some(dir.path().join("no-model"));
-    let e = Brain::open(c).await.unwrap_err();
+    let e = brain_engines::open(c).await.unwrap_err();
     assert!(matches!(e, BrainError::ModelMissing { .. }), "{e}");
     assert!(e.to_string().contains("brain model fetch"), "{e}");
 }

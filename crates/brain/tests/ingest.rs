@@ -4,13 +4,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use brain::{Brain, FileOutcome, NoProgress, RecallMode, RecallQuery, engines};
+use brain::{Brain, FileOutcome, NoProgress, RecallMode, RecallQuery};
 use memory_core::{MemoryFilter, MemoryKind, Scope};
 
 async fn brain() -> Brain {
     Brain::builder()
-        .store(engines::sqlite_in_memory().unwrap())
+        .store(brain_engines::sqlite_in_memory().unwrap())
         .embedder(Arc::new(embed::HashingEmbedder::new(384).unwrap()))
+        .index(brain_engines::exact_index(384).unwrap())
+        .splitter(Arc::new(brain_engines::ChunkSplitter))
         .build()
         .await
         .unwrap()

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use brain::config::EmbedderKind;
-use brain::{Brain, BrainConfig, BrainError, RecallQuery};
+use brain::{BrainConfig, BrainError, RecallQuery};
 use llm_router::providers::ollama::OllamaConfig;
 use llm_router::{Complexity, LlmError, ProviderConfig, RouteRequest, TaskType};
 use memory_core::{CompletionRequest, ErrorKind, NewMemory, Scope};
@@ -69,7 +69,7 @@ async fn without_a_provider_completion_says_so() {
         ..Default::default()
     };
     c.embedder.kind = EmbedderKind::Hashing;
-    let brain = Brain::open(c).await.unwrap();
+    let brain = brain_engines::open(c).await.unwrap();
     let e = brain
         .complete(
             &RouteRequest::new(TaskType::Chat, Complexity::Simple),
@@ -93,7 +93,7 @@ async fn an_llm_embedder_without_a_provider_is_a_config_error() {
         ..Default::default()
     };
     c.embedder.kind = EmbedderKind::Llm;
-    let e = Brain::open(c).await.unwrap_err();
+    let e = brain_engines::open(c).await.unwrap_err();
     assert!(matches!(e, BrainError::Config(_)), "{e:?}");
 }
 
@@ -115,7 +115,7 @@ async fn memories_embedded_by_ollama_are_recalled_and_pinned() {
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path(), &server.uri()))
+    let brain = brain_engines::open(config(dir.path(), &server.uri()))
         .await
         .unwrap();
     assert_eq!(brain.embedder_info().model_id, "ollama/nomic-embed-text");
@@ -158,6 +158,6 @@ async fn memories_embedded_by_ollama_are_recalled_and_pinned() {
     // The vectors were written by Ollama's model: another embedder is refused.
     let mut other = config(dir.path(), &server.uri());
     other.embedder.kind = EmbedderKind::Hashing;
-    let e = Brain::open(other).await.unwrap_err();
+    let e = brain_engines::open(other).await.unwrap_err();
     assert!(matches!(e, BrainError::EmbedderMismatch { .. }), "{e:?}");
 }

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use brain::{Brain, RecallMode, RecallQuery, engines};
+use brain::{Brain, RecallMode, RecallQuery};
 use memory_core::{MemoryFilter, MemoryId, NewMemory, Scope};
 use proptest::prelude::*;
 
@@ -42,8 +42,9 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let b = Brain::builder()
-                .store(engines::sqlite_in_memory().unwrap())
+                .store(brain_engines::sqlite_in_memory().unwrap())
                 .embedder(Arc::new(embed::HashingEmbedder::new(64).unwrap()))
+                .index(brain_engines::exact_index(64).unwrap())
                 .build()
                 .await
                 .unwrap();

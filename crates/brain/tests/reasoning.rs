@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use brain::config::EmbedderKind;
-use brain::{Brain, BrainConfig, FeedbackRequest, FeedbackSource, ReasonRequest};
+use brain::{BrainConfig, FeedbackRequest, FeedbackSource, ReasonRequest};
 use llm_router::providers::ollama::OllamaConfig;
 use llm_router::{
     Complexity, LlmError, ModelInfo, ProviderConfig, RouteRequest, Rule, Target, TaskType,
@@ -103,7 +103,7 @@ fn deploy(scope: &Scope) -> ReasonRequest {
 async fn reason_plans_thinks_decides_and_records() {
     let (server, prompts) = ollama("0.5").await;
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path(), Some(&server.uri())))
+    let brain = brain_engines::open(config(dir.path(), Some(&server.uri())))
         .await
         .unwrap();
     let scope = Scope::user("ada");
@@ -186,7 +186,7 @@ async fn reason_plans_thinks_decides_and_records() {
 async fn feedback_with_an_unparsable_rating_is_bounded_and_recorded() {
     let (server, _) = ollama("I would rather not put a number on that.").await;
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path(), Some(&server.uri())))
+    let brain = brain_engines::open(config(dir.path(), Some(&server.uri())))
         .await
         .unwrap();
     let learned = brain
@@ -219,7 +219,7 @@ async fn feedback_with_an_unparsable_rating_is_bounded_and_recorded() {
 async fn a_rated_positive_feedback_becomes_a_learned_preference() {
     let (server, _) = ollama("0.9").await;
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path(), Some(&server.uri())))
+    let brain = brain_engines::open(config(dir.path(), Some(&server.uri())))
         .await
         .unwrap();
     let learned = brain
@@ -241,7 +241,7 @@ async fn a_rated_positive_feedback_becomes_a_learned_preference() {
 #[tokio::test]
 async fn without_an_llm_feedback_is_estimated_offline_and_reasoning_says_why_not() {
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path(), None)).await.unwrap();
+    let brain = brain_engines::open(config(dir.path(), None)).await.unwrap();
     let learned = brain
         .learn_from_feedback(&FeedbackRequest {
             feedback: "great job, thanks!".into(),
@@ -267,7 +267,7 @@ async fn without_an_llm_feedback_is_estimated_offline_and_reasoning_says_why_not
 #[tokio::test]
 async fn after_feedback_recommend_prefers_the_rewarded_option() {
     let dir = tempfile::tempdir().unwrap();
-    let brain = Brain::open(config(dir.path(), None)).await.unwrap();
+    let brain = brain_engines::open(config(dir.path(), None)).await.unwrap();
     let scope = Scope::user("ada");
     let options = vec!["cargo nextest".to_owned(), "cargo test".to_owned()];
     let before = brain
@@ -347,7 +347,7 @@ async fn simulate(prices: (f64, f64), quality: (f64, f64)) -> (usize, usize) {
             embedding_dimension: None,
         });
     }
-    let brain = Brain::open(c).await.unwrap();
+    let brain = brain_engines::open(c).await.unwrap();
     let route = RouteRequest::new(TaskType::Chat, Complexity::Simple);
     let mut late = (0, 0);
     for i in 0..160 {

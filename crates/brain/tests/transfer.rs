@@ -19,7 +19,7 @@ fn config(dir: &std::path::Path, dimension: usize) -> BrainConfig {
 }
 
 async fn filled(dir: &std::path::Path) -> Brain {
-    let b = Brain::open(config(dir, 128)).await.unwrap();
+    let b = brain_engines::open(config(dir, 128)).await.unwrap();
     let s = Scope::user("alice").with_agent("coder");
     b.remember(
         NewMemory::new("the staging database listens on 5433")
@@ -101,7 +101,9 @@ async fn export_import_round_trip_is_lossless() {
     assert_eq!((sent.memories, sent.records, sent.policies), (2, 5, 1));
 
     let b_dir = tempfile::tempdir().unwrap();
-    let b = Brain::open(config(b_dir.path(), 256)).await.unwrap();
+    let b = brain_engines::open(config(b_dir.path(), 256))
+        .await
+        .unwrap();
     let got = b
         .import_jsonl(&mut out.as_slice(), &NoProgress)
         .await
@@ -173,7 +175,7 @@ async fn export_import_round_trip_is_lossless() {
 #[tokio::test]
 async fn a_bad_line_imports_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let b = Brain::open(config(dir.path(), 128)).await.unwrap();
+    let b = brain_engines::open(config(dir.path(), 128)).await.unwrap();
     b.remember(NewMemory::new("already here")).await.unwrap();
     let good = serde_json::to_string(&brain::ExportLine::Memory(
         NewMemory::new("fine").into_memory(Timestamp::now()),
@@ -228,9 +230,11 @@ async fn reindex_moves_a_brain_to_another_embedder() {
     let b = filled(dir.path()).await;
     b.close().await.unwrap();
     drop(b);
-    let e = Brain::open(config(dir.path(), 64)).await.unwrap_err();
+    let e = brain_engines::open(config(dir.path(), 64))
+        .await
+        .unwrap_err();
     assert!(matches!(e, BrainError::EmbedderMismatch { .. }));
-    let b = Brain::reindex(config(dir.path(), 64), &NoProgress)
+    let b = brain_engines::reindex(config(dir.path(), 64), &NoProgress)
         .await
         .unwrap();
     assert_eq!(b.embedder_info().dimension, 64);
@@ -240,7 +244,7 @@ async fn reindex_moves_a_brain_to_another_embedder() {
         "every memory re-embedded and indexed"
     );
     drop(b);
-    let b = Brain::open(config(dir.path(), 64)).await.unwrap();
+    let b = brain_engines::open(config(dir.path(), 64)).await.unwrap();
     let hits = b
         .recall(
             &RecallQuery::new("staging database", Scope::user("alice"))
@@ -284,7 +288,7 @@ async fn export_lines() -> Vec<String> {
 
 /// A brain that holds something already, to import into.
 async fn target(dir: &std::path::Path) -> Brain {
-    let b = Brain::open(config(dir, 128)).await.unwrap();
+    let b = brain_engines::open(config(dir, 128)).await.unwrap();
     b.remember(NewMemory::new("already here").with_scope(Scope::user("carol")))
         .await
         .unwrap();
@@ -411,11 +415,12 @@ impl memory_core::Embedder for FailsOn {
 async fn an_embedder_failing_mid_import_imports_nothing() {
     let lines = export_lines().await;
     let b = Brain::builder()
-        .store(brain::engines::sqlite_in_memory().unwrap())
+        .store(brain_engines::sqlite_in_memory().unwrap())
         .embedder(std::sync::Arc::new(FailsOn(
             embed::HashingEmbedder::new(128).unwrap(),
             "bob likes",
         )))
+        .index(brain_engines::exact_index(128).unwrap())
         .build()
         .await
         .unwrap();
@@ -475,7 +480,7 @@ async fn reindex_leaves_the_index_directory_to_the_servers_sharing_it() {
     std::fs::write(theirs.join("entries.jsonl"), "").unwrap();
 
     // Same embedder: embeddings replaced in place; the open server catches up.
-    let r = Brain::reindex(config(dir.path(), 128), &NoProgress)
+    let r = brain_engines::reindex(config(dir.path(), 128), &NoProgress)
         .await
         .unwrap();
     assert!(
@@ -494,7 +499,7 @@ async fn reindex_leaves_the_index_directory_to_the_servers_sharing_it() {
     drop((b, r));
 
     // Another embedder: the old snapshot (128 dimensions) is rebuilt from the store.
-    let r = Brain::reindex(config(dir.path(), 64), &NoProgress)
+    let r = brain_engines::reindex(config(dir.path(), 64), &NoProgress)
         .await
         .unwrap();
     assert!(
@@ -504,7 +509,7 @@ async fn reindex_leaves_the_index_directory_to_the_servers_sharing_it() {
     let st = r.stats().await.unwrap();
     assert_eq!(st.indexed as u64, st.store.memories);
     drop(r);
-    let b = Brain::open(config(dir.path(), 64)).await.unwrap();
+    let b = brain_engines::open(config(dir.path(), 64)).await.unwrap();
     assert_eq!(
         b.recall(&q).await.unwrap()[0].memory.content,
         "the staging database listens on 5433"

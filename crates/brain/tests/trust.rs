@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use brain::{
-    Brain, FeedbackRequest, MAX_CONTEXT_BYTES, MAX_POLICY_ARMS, PATTERN_KIND, RecallQuery, engines,
+    Brain, FeedbackRequest, MAX_CONTEXT_BYTES, MAX_POLICY_ARMS, PATTERN_KIND, RecallQuery,
 };
 use memory_core::{
     DerivedIndex, EmbeddingStore, ErrorKind, MemoryKind, MemoryPatch, Metadata, NewDecision,
@@ -17,8 +17,9 @@ use memory_core::{
 
 async fn brain() -> Brain {
     Brain::builder()
-        .store(engines::sqlite_in_memory().unwrap())
+        .store(brain_engines::sqlite_in_memory().unwrap())
         .embedder(Arc::new(embed::HashingEmbedder::new(256).unwrap()))
+        .index(brain_engines::exact_index(256).unwrap())
         .build()
         .await
         .unwrap()
@@ -525,11 +526,11 @@ impl DerivedIndex for FlakyIndex {
 #[tokio::test]
 async fn a_committed_write_succeeds_even_when_the_index_cannot_follow() {
     let index = Arc::new(FlakyIndex {
-        inner: engines::exact_index(256).unwrap(),
+        inner: brain_engines::exact_index(256).unwrap(),
         broken: AtomicBool::new(false),
     });
     let b = Brain::builder()
-        .store(engines::sqlite_in_memory().unwrap())
+        .store(brain_engines::sqlite_in_memory().unwrap())
         .embedder(Arc::new(embed::HashingEmbedder::new(256).unwrap()))
         .index(index.clone())
         .build()
@@ -561,10 +562,11 @@ async fn a_committed_write_succeeds_even_when_the_index_cannot_follow() {
 async fn a_pattern_whose_entry_fails_is_taken_back() {
     // The entry's embedding is refused (another embedder pinned meanwhile), so the
     // pattern must not stay stored either.
-    let store = engines::sqlite_in_memory().unwrap();
+    let store = brain_engines::sqlite_in_memory().unwrap();
     let b = Brain::builder()
         .store(store.clone())
         .embedder(Arc::new(embed::HashingEmbedder::new(256).unwrap()))
+        .index(brain_engines::exact_index(256).unwrap())
         .build()
         .await
         .unwrap();

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chunk::{Chunk, ChunkError, ChunkKind, ChunkOptions, Language, chunk, chunk_as, content_hash};
 use common::check_invariants;

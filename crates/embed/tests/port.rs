@@ -17,3 +17,11 @@ async fn hashing_embedder_meets_the_port_contract() {
         }
     }
 }
+
+/// The hashing embedder against memory-core's shared embedder suite.
+mod suite {
+    async fn fresh() -> ((), embed::HashingEmbedder) {
+        ((), embed::HashingEmbedder::new(384).unwrap())
+    }
+    memory_core::embedder_suite!(fresh);
+}

@@ -219,3 +219,11 @@ async fn async_port_keeps_order() {
     }
     assert!(e.embed(&[]).await.unwrap().is_empty());
 }
+
+/// The BERT embedder against memory-core's shared embedder suite.
+mod suite {
+    async fn fresh() -> ((), embed::BertEmbedder) {
+        ((), embed::BertEmbedder::load(super::model_dir()).unwrap())
+    }
+    memory_core::embedder_suite!(fresh);
+}

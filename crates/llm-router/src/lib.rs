@@ -96,8 +96,8 @@ pub use layers::{CircuitBreakerLayer, Layer, Resilience, RetryLayer, TimeoutLaye
 pub use provider::{ChatStream, Provider, StreamEvent, collect_stream, required_model};
 pub use registry::{Capability, ModelInfo, Registry};
 pub use router::{
-    Attempt, DeploymentStats, Routed, RoutedEmbedder, RoutedModel, RoutedStream, Router,
-    RouterBuilder,
+    Attempt, DeploymentStats, ModelRouter, Routed, RoutedEmbedder, RoutedModel, RoutedStream,
+    Router, RouterBuilder,
 };
 pub use routing::{
     Complexity, Condition, RouteRequest, RoutingDecision, RoutingTable, Rule, Target, TaskType,

@@ -490,15 +490,7 @@ impl Router {
     /// A [`TextModel`] that routes every call as `route`, for code that takes
     /// memory-core's port.
     pub fn text_model(self: &Arc<Self>, route: RouteRequest) -> RoutedModel {
-        RoutedModel {
-            name: format!(
-                "router:{}/{}",
-                route.task.as_str(),
-                route.complexity.as_str()
-            ),
-            router: Arc::clone(self),
-            route,
-        }
+        RoutedModel::new(Arc::clone(self) as Arc<dyn ModelRouter>, route)
     }
 
     /// An [`Embedder`] over the table's embedding deployment. Its dimension comes from
@@ -602,12 +594,84 @@ fn error_type(e: &LlmError) -> &'static str {
     }
 }
 
-/// The router as memory-core's [`TextModel`], with one fixed route.
-#[derive(Debug, Clone)]
+/// The routed language models as a port: what a caller that orders the candidates itself
+/// (the brain's learned routing) needs of a router. [`Router`] implements it; a test
+/// double or another routing layer can stand in for it.
+#[async_trait]
+pub trait ModelRouter: Send + Sync {
+    /// The decision the table makes for `route` and this request (see [`Router::decide`]).
+    fn decide(&self, route: &RouteRequest, request: &CompletionRequest) -> Result<RoutingDecision>;
+
+    /// Completes `request` trying the decision's candidates in order, with fallback
+    /// (see [`Router::chat_with`]).
+    async fn chat_with(
+        &self,
+        decision: RoutingDecision,
+        request: CompletionRequest,
+    ) -> Result<Routed>;
+
+    /// Streams the answer trying the decision's candidates in order (see
+    /// [`Router::chat_stream_with`]).
+    async fn chat_stream_with(
+        &self,
+        decision: RoutingDecision,
+        request: CompletionRequest,
+    ) -> Result<RoutedStream>;
+}
+
+#[async_trait]
+impl ModelRouter for Router {
+    fn decide(&self, route: &RouteRequest, request: &CompletionRequest) -> Result<RoutingDecision> {
+        Router::decide(self, route, request)
+    }
+
+    async fn chat_with(
+        &self,
+        decision: RoutingDecision,
+        request: CompletionRequest,
+    ) -> Result<Routed> {
+        Router::chat_with(self, decision, request).await
+    }
+
+    async fn chat_stream_with(
+        &self,
+        decision: RoutingDecision,
+        request: CompletionRequest,
+    ) -> Result<RoutedStream> {
+        Router::chat_stream_with(self, decision, request).await
+    }
+}
+
+/// A [`ModelRouter`] as memory-core's [`TextModel`], with one fixed route.
+#[derive(Clone)]
 pub struct RoutedModel {
     name: String,
-    router: Arc<Router>,
+    router: Arc<dyn ModelRouter>,
     route: RouteRequest,
+}
+
+impl std::fmt::Debug for RoutedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutedModel")
+            .field("name", &self.name)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RoutedModel {
+    /// A [`TextModel`] that routes every call through `router` as `route`.
+    pub fn new(router: Arc<dyn ModelRouter>, route: RouteRequest) -> Self {
+        RoutedModel {
+            name: format!(
+                "router:{}/{}",
+                route.task.as_str(),
+                route.complexity.as_str()
+            ),
+            router,
+            route,
+        }
+    }
 }
 
 #[async_trait]
@@ -617,7 +681,8 @@ impl TextModel for RoutedModel {
     }
 
     async fn complete(&self, request: CompletionRequest) -> memory_core::Result<Completion> {
-        Ok(self.router.chat(&self.route, request).await?.completion)
+        let decision = self.router.decide(&self.route, &request)?;
+        Ok(self.router.chat_with(decision, request).await?.completion)
     }
 }
 

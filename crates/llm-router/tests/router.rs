@@ -1026,3 +1026,70 @@ async fn an_unknown_model_on_an_openai_compatible_server_falls_through_the_table
         other => panic!("expected AllFailed, got {other:?}"),
     }
 }
+
+/// Answers Ollama's `/api/embed` with one vector per input text, derived from the text
+/// (so equal texts embed equally and different ones differ).
+struct EmbedByText;
+
+impl wiremock::Respond for EmbedByText {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let inputs: Vec<String> = match &body["input"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected input {other}"),
+        };
+        let embeddings: Vec<Vec<f32>> = inputs
+            .iter()
+            .map(|t| {
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in t.bytes() {
+                    h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                (0..768u64)
+                    .map(|i| {
+                        let mut z = h.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                        z ^= z >> 27;
+                        (z >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+                    })
+                    .collect()
+            })
+            .collect();
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"model": "nomic-embed-text", "embeddings": embeddings}))
+    }
+}
+
+/// The router's ports against memory-core's shared suites, over local servers that speak
+/// the providers' protocols.
+mod suites {
+    use super::*;
+
+    async fn embedder() -> (Servers, llm_router::RoutedEmbedder) {
+        let s = Servers::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/embed"))
+            .respond_with(EmbedByText)
+            .mount(&s.ollama)
+            .await;
+        let embedder = Arc::new(s.router()).embedder().await.unwrap();
+        (s, embedder)
+    }
+    memory_core::embedder_suite!(embedder);
+
+    async fn model() -> (Servers, llm_router::RoutedModel) {
+        let s = Servers::start().await;
+        mount(
+            &s.ollama,
+            "POST",
+            "/api/chat",
+            ResponseTemplate::new(200).set_body_json(ollama_answer("llama3.1:8b", "hello")),
+        )
+        .await;
+        let model =
+            Arc::new(s.router()).text_model(route(TaskType::Classification, Complexity::Simple));
+        (s, model)
+    }
+    memory_core::text_model_suite!(model);
+}

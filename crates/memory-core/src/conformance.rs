@@ -5,12 +5,23 @@
 //! them, so SQLite, PostgreSQL and any store a user writes are held to the same
 //! behaviour (the pattern of `object_store`'s `integration` module).
 //!
+//! A backend runs every check of a suite with one macro call, so a check added to a
+//! suite runs in every backend at once:
+//!
 //! ```text
-//! #[tokio::test]
-//! async fn memories_round_trip() {
-//!     memory_core::conformance::memory_round_trip(&fresh_store().await).await;
-//! }
+//! // `fresh` returns (a guard that lives as long as the test, a fresh empty store).
+//! async fn fresh() -> (tempfile::TempDir, MyStore) { ... }
+//! memory_core::long_term_store_suite!(fresh);
 //! ```
+//!
+//! The suites and their macros: [`long_term_store_suite!`](crate::long_term_store_suite)
+//! (this module), [`short_term_suite!`](crate::short_term_suite) ([`short_term`]),
+//! [`vector_index_suite!`](crate::vector_index_suite) and
+//! [`derived_index_suite!`](crate::derived_index_suite) ([`vector`]),
+//! [`embedder_suite!`](crate::embedder_suite) and
+//! [`text_model_suite!`](crate::text_model_suite) ([`model`]). The generated tests are
+//! `#[tokio::test]`s: the calling crate needs `tokio` (with `macros` and `rt-multi-thread`)
+//! among its dev-dependencies.
 //!
 //! Property-based checks come as a strategy plus an async check, so the backend's own
 //! `proptest!` block owns the runtime and shrinking still works; see
@@ -25,7 +36,155 @@ use serde_json::{Value, json};
 
 use crate::*;
 
+pub mod model;
 pub mod short_term;
+pub mod vector;
+
+/// One `#[tokio::test]` per named check, each on a fresh value from `$fresh().await`
+/// (a `(guard, value)` pair) passed by reference.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_tests {
+    ($fresh:path; $module:path; $($name:ident),* $(,)?) => {$(
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let (_guard, subject) = $fresh().await;
+            { use $module as suite; suite::$name(&subject).await; }
+        }
+    )*};
+}
+
+/// The same, passing the value as an `Arc` (checks that share it between tasks).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_tests_arc {
+    ($fresh:path; $module:path; $($name:ident),* $(,)?) => {$(
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let (_guard, subject) = $fresh().await;
+            { use $module as suite; suite::$name(::std::sync::Arc::new(subject)).await; }
+        }
+    )*};
+}
+
+/// Every check of the long-term store suite, one test each, on a fresh store from
+/// `$fresh().await`, which returns `(guard, store)` for a store implementing
+/// [`LongTermStore`] and [`EmbeddingStore`] (the guard, a temporary directory or schema,
+/// lives as long as the test). Property-based checks ([`batch_sequence`],
+/// [`filter_strategy`], [`unicode_case`]) stay in the backend's own `proptest!` block.
+#[macro_export]
+macro_rules! long_term_store_suite {
+    ($fresh:path) => {
+        $crate::__suite_tests!($fresh; $crate::conformance;
+            memory_round_trip,
+            memory_update_delete,
+            invalid_input_is_rejected,
+            filters_match_reference,
+            list_order_and_paging,
+            keyword_search,
+            expiry_and_purge,
+            delete_by_filter,
+            preferences,
+            projects,
+            patterns,
+            learning_events,
+            conversations,
+            decisions,
+            batch_is_atomic,
+            restore_records,
+            keyword_context_and_stemming,
+            keyword_search_selective_filter,
+            embeddings_round_trip,
+            embedding_log,
+            policies,
+            batch_multi_step_ops,
+            batch_multi_step_all_or_nothing,
+            batch_missing_ids_roll_back,
+            batch_expect_embedder,
+        );
+        $crate::__suite_tests_arc!($fresh; $crate::conformance;
+            policy_saves_race,
+            concurrent_writers,
+        );
+    };
+}
+
+/// Every check of the short-term memory suite ([`short_term`]), one test each, on a
+/// fresh [`ShortTermMemory`] from `$fresh().await` (a `(guard, memory)` pair).
+#[macro_export]
+macro_rules! short_term_suite {
+    ($fresh:path) => {
+        $crate::__suite_tests!($fresh; $crate::conformance::short_term;
+            variables,
+            ttl_expires,
+            scopes_are_isolated,
+            window_limits,
+        );
+        $crate::__suite_tests_arc!($fresh; $crate::conformance::short_term;
+            concurrent_pushes,
+        );
+    };
+}
+
+/// Every check of the vector index suite ([`vector`]), one test each, on a fresh, empty
+/// [`VectorIndex`] from `$fresh().await` (a `(guard, index)` pair; any dimension from 8).
+#[macro_export]
+macro_rules! vector_index_suite {
+    ($fresh:path) => {
+        $crate::__suite_tests!($fresh; $crate::conformance::vector;
+            vector_round_trip,
+            vector_replace_and_delete,
+            vector_rejects_bad_input,
+            vector_filters_apply,
+        );
+    };
+}
+
+/// Every check of the derived index suite ([`vector`]), one test each.
+/// `$open(store).await` opens the index under test on `store` (a
+/// [`testing::MemoryEmbeddings`](crate::testing::MemoryEmbeddings), pinned at dimension
+/// 16) and returns `(guard, index)`.
+#[macro_export]
+macro_rules! derived_index_suite {
+    ($open:path) => {
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn derived_catches_up() {
+            let store = $crate::conformance::vector::filled_store(16, 50);
+            let (_guard, index) = $open(&store).await;
+            $crate::conformance::vector::derived_catches_up(&index, &store).await;
+        }
+
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn derived_empty_store() {
+            let store = $crate::testing::MemoryEmbeddings::pinned(16);
+            let (_guard, index) = $open(&store).await;
+            $crate::conformance::vector::derived_empty_store(&index, &store).await;
+        }
+    };
+}
+
+/// Every check of the embedder suite ([`model`]), one test each, on the embedder from
+/// `$fresh().await` (a `(guard, embedder)` pair).
+#[macro_export]
+macro_rules! embedder_suite {
+    ($fresh:path) => {
+        $crate::__suite_tests!($fresh; $crate::conformance::model;
+            embedder_shapes,
+            embedder_is_deterministic,
+        );
+    };
+}
+
+/// Every check of the text model suite ([`model`]), one test each, on the model from
+/// `$fresh().await` (a `(guard, model)` pair).
+#[macro_export]
+macro_rules! text_model_suite {
+    ($fresh:path) => {
+        $crate::__suite_tests!($fresh; $crate::conformance::model;
+            text_model_answers,
+        );
+    };
+}
 
 fn ids(ms: &[Memory]) -> BTreeSet<MemoryId> {
     ms.iter().map(|m| m.id).collect()

@@ -2,9 +2,11 @@
 //!
 //! [`FaultyStore`] wraps a real store and makes chosen write calls fail, so a caller's
 //! multi-step operation can be tried with a failure at every one of its write steps.
+//! [`MemoryEmbeddings`] is an in-memory [`EmbeddingStore`] to catch indexes up from, and
+//! [`ScriptedModel`] a [`TextModel`] that answers from a script.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -284,5 +286,254 @@ impl<S: LongTermStore + EmbeddingStore> EmbeddingStore for FaultyStore<S> {
     async fn clear_embeddings(&self) -> Result<()> {
         self.gate("clear_embeddings")?;
         self.inner.clear_embeddings().await
+    }
+}
+
+// ---------------------------------------------------------------- embeddings
+
+/// An in-memory [`EmbeddingStore`] that keeps the trait's contract: every change takes a
+/// new, strictly increasing sequence number and only the latest change of each id is kept
+/// in the log. For testing a [`DerivedIndex`] without a database; memories are put and
+/// removed directly ([`MemoryEmbeddings::put`], [`MemoryEmbeddings::remove`]).
+#[derive(Default)]
+pub struct MemoryEmbeddings {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    embedder: Option<EmbedderInfo>,
+    seq: u64,
+    /// The memories (filter fields and current vector), whether embedded or not.
+    memories: HashMap<MemoryId, VectorEntry>,
+    /// Which memories have an embedding.
+    embedded: BTreeSet<MemoryId>,
+    /// The log: latest change per id.
+    log: HashMap<MemoryId, (u64, Option<VectorEntry>)>,
+}
+
+impl State {
+    fn record(&mut self, id: MemoryId, entry: Option<VectorEntry>) -> u64 {
+        self.seq += 1;
+        self.log.insert(id, (self.seq, entry));
+        self.seq
+    }
+}
+
+impl MemoryEmbeddings {
+    /// An empty store with no embedder pinned.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store with a test embedder of `dimension` pinned.
+    pub fn pinned(dimension: usize) -> Self {
+        let s = Self::default();
+        s.state.lock().unwrap().embedder = Some(EmbedderInfo {
+            model_id: "test-model".into(),
+            dimension,
+        });
+        s
+    }
+
+    /// Stores (or replaces) a memory together with its embedding.
+    pub fn put(&self, e: VectorEntry) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.memories.insert(e.id, e.clone());
+        s.embedded.insert(e.id);
+        s.record(e.id, Some(e))
+    }
+
+    /// Stores each entry; the last sequence number.
+    pub fn put_all(&self, es: impl IntoIterator<Item = VectorEntry>) -> u64 {
+        es.into_iter().map(|e| self.put(e)).max().unwrap_or(0)
+    }
+
+    /// Deletes a memory (and so its embedding).
+    pub fn remove(&self, id: MemoryId) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.memories.remove(&id);
+        s.embedded.remove(&id);
+        s.record(id, None)
+    }
+
+    /// The live entries, by id.
+    pub fn live(&self) -> HashMap<MemoryId, VectorEntry> {
+        let s = self.state.lock().unwrap();
+        s.embedded
+            .iter()
+            .map(|id| (*id, s.memories[id].clone()))
+            .collect()
+    }
+
+    /// The log's last sequence number.
+    pub fn seq(&self) -> u64 {
+        self.state.lock().unwrap().seq
+    }
+}
+
+#[async_trait]
+impl EmbeddingStore for MemoryEmbeddings {
+    async fn embedder(&self) -> crate::Result<Option<EmbedderInfo>> {
+        Ok(self.state.lock().unwrap().embedder.clone())
+    }
+
+    async fn pin_embedder(&self, info: &EmbedderInfo) -> crate::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        match &s.embedder {
+            Some(e) if e == info => Ok(()),
+            Some(e) if !s.embedded.is_empty() => Err(Error::Conflict(format!(
+                "vectors of {} are stored; reindex to switch to {}",
+                e.model_id, info.model_id
+            ))),
+            _ => {
+                s.embedder = Some(info.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn put_embeddings(&self, items: Vec<(MemoryId, Vec<f32>)>) -> crate::Result<u64> {
+        let mut s = self.state.lock().unwrap();
+        let dim = s.embedder.as_ref().map(|e| e.dimension);
+        for (id, v) in &items {
+            if !s.memories.contains_key(id) {
+                return Err(Error::not_found(format!("memory {id}")));
+            }
+            let d = dim.unwrap_or(v.len());
+            crate::validate::vector(v, d)?;
+        }
+        let mut last = s.seq;
+        for (id, v) in items {
+            let mut e = s.memories[&id].clone();
+            e.vector = v;
+            s.memories.insert(id, e.clone());
+            s.embedded.insert(id);
+            last = s.record(id, Some(e));
+        }
+        Ok(last)
+    }
+
+    async fn get_embedding(&self, id: MemoryId) -> crate::Result<Option<Vec<f32>>> {
+        let s = self.state.lock().unwrap();
+        Ok(s.embedded
+            .contains(&id)
+            .then(|| s.memories[&id].vector.clone()))
+    }
+
+    async fn embedding_changes(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> crate::Result<Vec<EmbeddingChange>> {
+        let s = self.state.lock().unwrap();
+        let mut out: Vec<EmbeddingChange> = s
+            .log
+            .iter()
+            .filter(|(_, (seq, _))| *seq > after)
+            .map(|(id, (seq, entry))| EmbeddingChange {
+                seq: *seq,
+                id: *id,
+                entry: entry.clone(),
+            })
+            .collect();
+        out.sort_by_key(|c| c.seq);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn last_embedding_seq(&self) -> crate::Result<u64> {
+        Ok(self.state.lock().unwrap().seq)
+    }
+
+    async fn clear_embeddings(&self) -> crate::Result<()> {
+        let mut s = self.state.lock().unwrap();
+        let ids: Vec<MemoryId> = s.embedded.iter().copied().collect();
+        for id in ids {
+            s.record(id, None);
+        }
+        s.embedded.clear();
+        s.embedder = None;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- a text model
+
+/// A [`TextModel`] that answers each call with the next scripted reply (the last one
+/// again once the script is used up) and records the prompts it was given.
+#[derive(Debug)]
+pub struct ScriptedModel {
+    name: String,
+    replies: Mutex<VecDeque<String>>,
+    last: Mutex<String>,
+    prompts: Mutex<Vec<CompletionRequest>>,
+}
+
+impl ScriptedModel {
+    /// A model named `name` that answers with `replies` in order.
+    pub fn new(
+        name: impl Into<String>,
+        replies: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        let replies: VecDeque<String> = replies.into_iter().map(Into::into).collect();
+        let last = replies.back().cloned().unwrap_or_default();
+        ScriptedModel {
+            name: name.into(),
+            replies: Mutex::new(replies),
+            last: Mutex::new(last),
+            prompts: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<CompletionRequest> {
+        self.prompts.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl TextModel for ScriptedModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn complete(&self, request: CompletionRequest) -> Result<Completion> {
+        self.prompts.lock().unwrap().push(request);
+        let text = match self.replies.lock().unwrap().pop_front() {
+            Some(t) => t,
+            None => self.last.lock().unwrap().clone(),
+        };
+        let output_tokens = text.split_whitespace().count() as u64;
+        Ok(Completion {
+            text,
+            model: self.name.clone(),
+            finish_reason: FinishReason::Stop,
+            usage: Usage {
+                input_tokens: 0,
+                output_tokens,
+            },
+            latency: std::time::Duration::ZERO,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn scripted() -> ((), ScriptedModel) {
+        ((), ScriptedModel::new("scripted", ["hello", "again"]))
+    }
+    crate::text_model_suite!(scripted);
+
+    #[tokio::test]
+    async fn scripted_replies_in_order_then_repeats_the_last() {
+        let m = ScriptedModel::new("m", ["a", "b"]);
+        for want in ["a", "b", "b"] {
+            let c = m.complete(CompletionRequest::prompt("q")).await.unwrap();
+            assert_eq!(c.text, want);
+        }
+        assert_eq!(m.requests().len(), 3);
     }
 }

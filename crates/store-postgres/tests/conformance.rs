@@ -97,55 +97,9 @@ async fn fresh() -> (TestSchema, PostgresStore) {
     (schema, store)
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let (_schema, store) = fresh().await;
-            suite::$name(&store).await;
-        }
-    )*};
-}
-
-conformance!(
-    memory_round_trip,
-    memory_update_delete,
-    invalid_input_is_rejected,
-    filters_match_reference,
-    list_order_and_paging,
-    keyword_search,
-    expiry_and_purge,
-    delete_by_filter,
-    preferences,
-    projects,
-    patterns,
-    learning_events,
-    conversations,
-    decisions,
-    batch_is_atomic,
-    restore_records,
-    keyword_context_and_stemming,
-    keyword_search_selective_filter,
-    embeddings_round_trip,
-    embedding_log,
-    policies,
-    batch_multi_step_ops,
-    batch_multi_step_all_or_nothing,
-    batch_missing_ids_roll_back,
-    batch_expect_embedder,
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_saves_race() {
-    let (_schema, store) = fresh().await;
-    suite::policy_saves_race(Arc::new(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers() {
-    let (_schema, store) = fresh().await;
-    suite::concurrent_writers(Arc::new(store)).await;
-}
+// Every check of the shared suite, one test each; a check added to the suite runs here
+// without a change to this file.
+memory_core::long_term_store_suite!(fresh);
 
 /// Two stores (two pools, as two processes would have) on one database and schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,34 +3,35 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use memory_core::ShortTermMemory;
 use memory_core::conformance::short_term as suite;
+use store_redis::RedisShortTerm;
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let stm = common::fresh(stringify!($name)).await;
-            let prefix = stm.prefix().to_owned();
-            suite::$name(&stm).await;
-            common::cleanup(&prefix).await;
-            assert!(common::keys_under(&prefix).await.is_empty());
-        }
-    )*};
+/// Deletes the keys under its prefix when the test ends, pass or fail.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let prefix = self.0.clone();
+        // Drop cannot await: clean up on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(common::cleanup(&prefix));
+        })
+        .join();
+    }
 }
 
-conformance!(variables, ttl_expires, scopes_are_isolated, window_limits);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_pushes() {
-    let stm = common::fresh("concurrent_pushes").await;
-    let prefix = stm.prefix().to_owned();
-    let stm: Arc<dyn ShortTermMemory> = Arc::new(stm);
-    suite::concurrent_pushes(stm).await;
-    common::cleanup(&prefix).await;
+/// A fresh memory under a prefix of its own.
+async fn fresh() -> (Cleanup, RedisShortTerm) {
+    let stm = common::fresh("suite").await;
+    (Cleanup(stm.prefix().to_owned()), stm)
 }
+
+// Every check of the shared suite, one test each.
+memory_core::short_term_suite!(fresh);
 
 /// `scopes_are_isolated` clears both of its scopes: nothing of them is left on the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -179,6 +179,7 @@
 //! ```
 
 mod bare;
+mod derived;
 mod distance;
 mod engine;
 mod error;
@@ -191,6 +192,7 @@ mod snapshot;
 mod util;
 
 pub use bare::BareIndex;
+pub use derived::{CaughtUpFlat, PersistedHnsw};
 pub use distance::{CosineDistance, dot};
 pub use error::{Result, VectorError};
 pub use flat::FlatIndex;

@@ -21,7 +21,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use brain::{Brain, NoProgress};
+use brain::NoProgress;
 use brain_tests::{DOC_FILES, XorShift, crash_config, doc_text};
 use memory_core::{ListOrder, MemoryFilter, MemoryId, MemoryKind, MemoryQuery, NewMemory, Scope};
 
@@ -70,7 +70,7 @@ async fn run(dir: PathBuf, seed: u64) -> Result<()> {
     let config = crash_config(&dir);
     let docs = dir.join("docs");
     std::fs::create_dir_all(&docs)?;
-    let mut brain = Brain::open(config.clone()).await?;
+    let mut brain = brain_engines::open(config.clone()).await?;
     say("ready")?;
     let plain = MemoryFilter::scoped(scope()).with_kind(MemoryKind::default());
     for op in 0u64.. {
@@ -139,13 +139,13 @@ async fn run(dir: PathBuf, seed: u64) -> Result<()> {
                 if vectors.exists() {
                     std::fs::remove_dir_all(&vectors)?;
                 }
-                brain = Brain::open(config.clone()).await?;
+                brain = brain_engines::open(config.clone()).await?;
                 say("x")?;
             }
             _ => {
                 say("Z")?;
                 drop(brain);
-                brain = Brain::reindex(config.clone(), &NoProgress).await?;
+                brain = brain_engines::reindex(config.clone(), &NoProgress).await?;
                 say("z")?;
             }
         }

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use brain::BrainConfig;
 use brain::config::EmbedderKind;
-use brain::{Brain, BrainConfig};
 use brain_server::auth::digest_hex;
 use brain_server::http::{HttpOptions, serve};
 use brain_server::{Access, Api, Principal, ServeConfig, TokenConfig};
@@ -88,7 +88,7 @@ pub async fn start_brain(
     brain_config: BrainConfig,
     serve_cfg: ServeConfig,
 ) -> TestResult<Running> {
-    let brain = Brain::open(brain_config).await?;
+    let brain = brain_engines::open(brain_config).await?;
     let api = Api::new(Arc::new(brain));
     let tokens = serve_cfg.tokens()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
