@@ -1,8 +1,10 @@
 //! The project's developer workflow, run as `cargo xtask <command>` (an alias in
 //! `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`: formatting check, clippy with warnings denied, then the tests;
-//!   stops at the first failing step.
+//! - `cargo xtask ci`: the layering check, formatting check, clippy with warnings denied,
+//!   then the tests; stops at the first failing step.
+//! - `cargo xtask layers`: the workspace's dependency graph against the table in
+//!   `docs/architecture.md` (see `layers.rs`).
 //! - `cargo xtask bench`: lists the benchmarks; `cargo xtask bench sqlite` runs
 //!   store-sqlite's write benchmarks and the seed's Python write path on the same machine
 //!   and prints a comparison.
@@ -19,6 +21,7 @@ use std::time::SystemTime;
 
 mod ann;
 mod eval;
+mod layers;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -34,8 +37,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Runs what CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    /// Runs what CI runs: the layering check, `cargo fmt --check`, `cargo clippy -D
+    /// warnings`, `cargo test`.
     Ci(CiArgs),
+    /// Checks the workspace's internal dependencies against the table in
+    /// docs/architecture.md.
+    Layers,
     /// Runs a benchmark; without a name, lists them.
     Bench {
         #[command(subcommand)]
@@ -59,6 +66,9 @@ struct CrashArgs {
 
 #[derive(Debug, Args)]
 struct CiArgs {
+    /// Skip the layering check (`cargo xtask layers`).
+    #[arg(long)]
+    no_layers: bool,
     /// Skip `cargo fmt --all --check`.
     #[arg(long)]
     no_fmt: bool,
@@ -179,6 +189,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Ci(args) => ci(&args),
+        Cmd::Layers => layers::check(),
         Cmd::Bench { bench: None } => {
             list_benches();
             Ok(())
@@ -271,6 +282,7 @@ pub(crate) fn cargo() -> Command {
     cmd
 }
 
+/// A command as a shell line, for messages (program name without its directory).
 pub(crate) fn describe(cmd: &Command) -> String {
     let program = Path::new(cmd.get_program())
         .file_name()
@@ -296,6 +308,11 @@ fn run_step(step: &str, mut cmd: Command) -> Result<()> {
 }
 
 fn ci(args: &CiArgs) -> Result<()> {
+    if !args.no_layers {
+        // Cheap, and a wrong edge is better caught before a long build.
+        eprintln!("xtask: [layers] cargo metadata against docs/architecture.md");
+        layers::check().context("step `layers` failed")?;
+    }
     let mut steps: Vec<(&str, Command)> = Vec::new();
     if !args.no_fmt {
         let mut c = cargo();
@@ -320,7 +337,7 @@ fn ci(args: &CiArgs) -> Result<()> {
         c.args(["test", "--workspace", "--all-features"]);
         steps.push(("test", c));
     }
-    let total = steps.len();
+    let total = steps.len() + usize::from(!args.no_layers);
     let mut tally = None;
     for (step, cmd) in steps {
         if step == "test" {
@@ -430,14 +447,8 @@ fn list_benches() {
     }
 }
 
-/// Where criterion writes its results, found as criterion finds it.
-fn criterion_home() -> Result<PathBuf> {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return Ok(PathBuf::from(home));
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Ok(PathBuf::from(target).join("criterion"));
-    }
+/// `cargo metadata --format-version 1 --no-deps` of the workspace.
+pub(crate) fn cargo_metadata() -> Result<Value> {
     let out = cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .stderr(Stdio::inherit())
@@ -446,7 +457,18 @@ fn criterion_home() -> Result<PathBuf> {
     if !out.status.success() {
         bail!("`cargo metadata` failed ({})", out.status);
     }
-    let meta: Value = serde_json::from_slice(&out.stdout).context("parsing `cargo metadata`")?;
+    serde_json::from_slice(&out.stdout).context("parsing `cargo metadata`")
+}
+
+/// Where criterion writes its results, found as criterion finds it.
+fn criterion_home() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(PathBuf::from(target).join("criterion"));
+    }
+    let meta = cargo_metadata()?;
     let target = meta["target_directory"]
         .as_str()
         .context("`cargo metadata` has no target_directory")?;
