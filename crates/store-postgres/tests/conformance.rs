@@ -2,8 +2,8 @@
 //! properties. Every test gets its own schema (created by the store at connect, dropped
 //! when the test ends), so tests run in parallel on one database without interfering.
 //!
-//! The server comes from `BRAIN_TEST_POSTGRES_URL` (CI sets it; `.ci/services` starts
-//! the server), e.g. `postgres://brain:brain@127.0.0.1:5432/brain_test`.
+//! The server comes from `BRAIN_TEST_POSTGRES_URL` (`cargo xtask test` starts a throwaway
+//! one and sets it), e.g. `postgres://brain:brain@127.0.0.1:5432/brain_test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use std::collections::HashMap;
@@ -25,7 +25,7 @@ fn url() -> String {
         Ok(u) if !u.is_empty() => u,
         _ => panic!(
             "{URL_VAR} is not set: these tests need a PostgreSQL server, e.g. \
-             {URL_VAR}=postgres://brain:brain@127.0.0.1:5432/brain_test (CI's .ci/services starts one)"
+             {URL_VAR}=postgres://brain:brain@127.0.0.1:5432/brain_test (`cargo xtask test -- -p store-postgres` starts a throwaway one and sets it)"
         ),
     }
 }

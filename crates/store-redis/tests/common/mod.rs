@@ -16,7 +16,7 @@ pub(crate) fn url() -> String {
         _ => panic!(
             "{URL_VAR} is not set: the store-redis tests need a Redis server (7.0 or later), \
              e.g. `{URL_VAR}=redis://127.0.0.1:6379 cargo test -p store-redis` \
-             (`source .ci/services` starts one on loopback and sets it)"
+             (`cargo xtask test -- -p store-redis` starts a throwaway one on loopback and sets it)"
         ),
     }
 }
