@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain::config::EmbedderKind;
-use brain::{
-    Brain, BrainConfig, BrainError, PruneRule, RecallMode, RecallQuery,
-};
+use brain::{Brain, BrainConfig, BrainError, PruneRule, RecallMode, RecallQuery};
 use memory_core::{
     Importance, MemoryFilter, MemoryKind, Metadata, MetadataCondition, NewMemory, NewPattern,
     PatternOutcome, PatternQuery, Role, Scope,
