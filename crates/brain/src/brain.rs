@@ -1,26 +1,24 @@
 //! The facade: one `Brain` over the ports.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use memory_core::{
     AgentDecision, CodePattern, ContextMessage, ConversationSummary, DecisionQuery, DerivedIndex,
-    Embedder, EmbedderInfo, EventQuery, KeywordQuery, LearningEvent, ListKind, ListOrder, Memory,
-    MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition,
-    NewConversation, NewLearningEvent, NewMemory, NewPattern, NewPreference, NewProject,
-    PatternOutcome, PatternQuery, PatternWrite, Preference, Project, QUESTION_WORDS, RankedList,
-    RecallWeights, RecordId, Role, Scope, ScoreParts, ShortTermMemory, Signals, StoreStats,
-    Timestamp, VectorQuery, WindowLimit, WriteOp, WriteOutcome, fuse_lists, is_stop_word,
-    keyword_terms, outcome_from_counts, query_terms,
+    Embedder, EmbedderInfo, EventQuery, LearningEvent, ListOrder, Memory, MemoryFilter, MemoryId,
+    MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition, NewConversation,
+    NewLearningEvent, NewMemory, NewPattern, NewPreference, NewProject, PatternOutcome,
+    PatternQuery, PatternWrite, Preference, Project, RecallWeights, RecordId, Role, Scope,
+    ScoreParts, ShortTermMemory, StoreStats, Timestamp, WindowLimit, WriteOp, WriteOutcome,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{BrainConfig, RecallConfig};
+use crate::config::BrainConfig;
 use crate::error::{BrainError, Result};
 use crate::ports::{Splitter, Store};
+use crate::recall::{RecallPipeline, RecallSources};
 use crate::short_term::InProcessShortTerm;
 
 /// The kind of the memories that index code patterns for semantic search.
@@ -153,6 +151,7 @@ pub struct BrainBuilder {
     embedder: Option<Arc<dyn Embedder>>,
     short_term: Option<Arc<dyn ShortTermMemory>>,
     splitter: Option<Arc<dyn Splitter>>,
+    recall_pipeline: Option<RecallPipeline>,
     config: BrainConfig,
     llm: Option<Arc<dyn llm_router::ModelRouter>>,
 }
@@ -202,6 +201,12 @@ impl BrainBuilder {
         self
     }
 
+    /// The recall pipeline. Default: [`RecallPipeline::standard`].
+    pub fn recall_pipeline(mut self, pipeline: RecallPipeline) -> Self {
+        self.recall_pipeline = Some(pipeline);
+        self
+    }
+
     /// Short-term memory. Default: kept in this process.
     pub fn short_term(mut self, short_term: Arc<dyn ShortTermMemory>) -> Self {
         self.short_term = Some(short_term);
@@ -245,6 +250,7 @@ impl BrainBuilder {
             persisted_seq: AtomicU64::new(persisted),
             llm: self.llm,
             splitter: self.splitter,
+            recall_pipeline: self.recall_pipeline.unwrap_or_default(),
         })
     }
 }
@@ -294,6 +300,7 @@ pub struct Brain {
     persisted_seq: AtomicU64,
     llm: Option<Arc<dyn llm_router::ModelRouter>>,
     splitter: Option<Arc<dyn Splitter>>,
+    recall_pipeline: RecallPipeline,
 }
 
 impl std::fmt::Debug for Brain {
@@ -839,227 +846,18 @@ impl Brain {
         query: &RecallQuery,
         vector: Option<Vec<f32>>,
     ) -> Result<Vec<RecallHit>> {
-        memory_core::validate::non_empty_text("query", &query.text)?;
-        query.filter.validate()?;
-        let k = query.k.unwrap_or(self.config.recall.k);
-        if !(1..=1_000).contains(&k) {
-            return Err(memory_core::ValidationError::OutOfRange {
-                field: "k",
-                value: k as f64,
-                min: 1.0,
-                max: 1_000.0,
-            }
-            .into());
-        }
-        self.index.catch_up(self.store.as_embeddings()).await?;
-        let now = Timestamp::now();
-        let RecallConfig {
-            depth,
-            weights,
-            feedback_docs,
-            feedback_terms,
-            speaker_boost,
-            ..
-        } = self.config.recall;
-        let depth = depth.max(k);
-        let mut memories: HashMap<MemoryId, Memory> = HashMap::new();
-        let mut lists: Vec<RankedList> = Vec::new();
-
-        if query.mode != RecallMode::Vector {
-            let hits = self.keyword_hits(&query.text, &query.filter, depth).await?;
-            lists.push(RankedList {
-                kind: ListKind::Keyword,
-                weight: weights.keyword,
-                hits: take_memories(hits, &mut memories),
-            });
-        }
-        if query.mode != RecallMode::Keyword
-            && let Some(v) = vector
-        {
-            let hits = self
-                .index
-                .search(&VectorQuery {
-                    vector: v,
-                    k: depth,
-                    filter: query.filter.clone(),
-                    now,
-                })
-                .await?;
-            let missing: Vec<MemoryId> = hits
-                .iter()
-                .map(|h| h.id)
-                .filter(|id| !memories.contains_key(id))
-                .collect();
-            for m in self.store.get_memories(&missing).await? {
-                // Changed or deleted since the index caught up: judged again here.
-                if query.filter.matches(&m, now) {
-                    memories.insert(m.id, m);
-                }
-            }
-            lists.push(RankedList {
-                kind: ListKind::Vector,
-                weight: weights.vector,
-                hits: hits
-                    .into_iter()
-                    .filter(|h| memories.contains_key(&h.id))
-                    .map(|h| (h.id, Some(h.similarity)))
-                    .collect(),
-            });
-        }
-        let outcomes = self.outcomes(memories.values()).await?;
-        let plain = |id: MemoryId| signals(memories.get(&id), None, 1.0);
-
-        // Keyword feedback: words of the first pass's best hits expand the query.
-        if query.mode != RecallMode::Vector
-            && feedback_docs > 0
-            && feedback_terms > 0
-            && weights.feedback > 0.0
-        {
-            let first = fuse_lists(&lists, plain, &weights, now);
-            // Only hits that matched the query's words: feedback from hits found by
-            // meaning alone drifts (in a small brain, the top five are everything).
-            let top: Vec<&Memory> = first
-                .iter()
-                .filter(|h| h.parts.keyword_rank.is_some())
-                .take(feedback_docs)
-                .filter_map(|h| memories.get(&h.id))
-                .collect();
-            let expansion = self
-                .feedback_terms(&query.text, &top, feedback_terms)
-                .await?;
-            if !expansion.is_empty() {
-                let mut terms = keyword_terms(&query.text);
-                terms.extend(expansion);
-                let hits = self
-                    .keyword_hits(&terms.join(" "), &query.filter, depth)
-                    .await?;
-                lists.push(RankedList {
-                    kind: ListKind::Feedback,
-                    weight: weights.feedback,
-                    hits: take_memories(hits, &mut memories),
-                });
-            }
-        }
-        let named = named_speaker(&query.text, memories.values());
-        let fused = fuse_lists(
-            &lists,
-            |id| {
-                let m = memories.get(&id);
-                let boost = match (&named, m.and_then(speaker_of)) {
-                    (Some(n), Some(s)) if s.eq_ignore_ascii_case(n) => speaker_boost,
-                    _ => 1.0,
-                };
-                signals(m, outcomes.get(&id).copied(), boost)
-            },
-            &weights,
-            now,
-        );
-        Ok(fused
-            .into_iter()
-            .take(k)
-            .filter_map(|h| {
-                memories.remove(&h.id).map(|memory| RecallHit {
-                    memory,
-                    score: h.parts,
-                })
-            })
-            .collect())
+        let sources = RecallSources {
+            store: self.store.as_ref(),
+            index: self.index.as_ref(),
+        };
+        self.recall_pipeline
+            .run(sources, &self.config.recall, query, vector)
+            .await
     }
 
-    async fn keyword_hits(
-        &self,
-        text: &str,
-        filter: &MemoryFilter,
-        depth: usize,
-    ) -> Result<Vec<memory_core::KeywordHit>> {
-        Ok(self
-            .store
-            .search_memories(&KeywordQuery {
-                text: text.to_owned(),
-                filter: filter.clone(),
-                limit: depth,
-            })
-            .await?)
-    }
-
-    /// The `n` words that best characterise `top` against the whole store: each word of
-    /// their content (not a stop word, a question word, a query word, or shorter than
-    /// three letters) scores `Σ idf / words-in-memory` over the memories holding it.
-    async fn feedback_terms(&self, query: &str, top: &[&Memory], n: usize) -> Result<Vec<String>> {
-        let asked: std::collections::HashSet<String> = query_terms(query).into_iter().collect();
-        let mut per_doc: Vec<Vec<String>> = Vec::new();
-        let mut candidates: Vec<String> = Vec::new();
-        for m in top {
-            let words = query_terms(&m.content);
-            for w in &words {
-                if w.chars().count() >= 3
-                    && !is_stop_word(w)
-                    && !QUESTION_WORDS.contains(&w.as_str())
-                    && !asked.contains(w)
-                    && !candidates.contains(w)
-                {
-                    candidates.push(w.clone());
-                }
-            }
-            per_doc.push(words);
-        }
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
-        candidates.truncate(256);
-        let (total, df) = self.store.keyword_document_counts(&candidates).await?;
-        let idf: HashMap<&str, f64> = candidates
-            .iter()
-            .zip(df)
-            .map(|(w, d)| (w.as_str(), ((total as f64 + 1.0) / (d as f64 + 0.5)).ln()))
-            .collect();
-        let mut score: HashMap<&str, f64> = HashMap::new();
-        for words in &per_doc {
-            let len = words.len().max(1) as f64;
-            for w in words {
-                if let Some(i) = idf.get(w.as_str()) {
-                    *score.entry(w.as_str()).or_default() += i / len;
-                }
-            }
-        }
-        let mut ranked: Vec<(&str, f64)> = score.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        Ok(ranked
-            .into_iter()
-            .take(n)
-            .map(|(w, _)| w.to_owned())
-            .collect())
-    }
-
-    /// The learned outcome of each memory that has one: a code pattern's counts, or
-    /// `successes` / `failures` numbers in its metadata.
-    async fn outcomes<'a>(
-        &self,
-        memories: impl Iterator<Item = &'a Memory>,
-    ) -> Result<HashMap<MemoryId, f64>> {
-        let mut out = HashMap::new();
-        for m in memories {
-            if m.kind.as_str() == PATTERN_KIND
-                && let Some(pid) = m.metadata.get("pattern_id").and_then(Value::as_i64)
-            {
-                if let Some(p) = self
-                    .store
-                    .get_pattern(pid)
-                    .await?
-                    .filter(|p| p.scope == m.scope)
-                {
-                    out.insert(m.id, outcome_from_counts(p.success_count, p.failure_count));
-                }
-                continue;
-            }
-            let count = |k: &str| m.metadata.get(k).and_then(Value::as_u64);
-            if let (s, f) = (count("successes"), count("failures"))
-                && (s.is_some() || f.is_some())
-            {
-                out.insert(m.id, outcome_from_counts(s.unwrap_or(0), f.unwrap_or(0)));
-            }
-        }
-        Ok(out)
+    /// The recall pipeline's stages, in order.
+    pub fn recall_stages(&self) -> Vec<&'static str> {
+        self.recall_pipeline.stage_names()
     }
 
     /// The recall weights in force.
@@ -1347,52 +1145,6 @@ pub(crate) fn pattern_memories(scope: Scope) -> MemoryFilter {
         f = f.with_kind(kind);
     }
     f
-}
-
-fn signals(m: Option<&Memory>, outcome: Option<f64>, boost: f64) -> Signals {
-    match m {
-        Some(m) => Signals {
-            outcome,
-            boost,
-            ..Signals::new(m.importance.get(), m.updated_at)
-        },
-        None => Signals::new(0.0, Timestamp::from_millis(0)),
-    }
-}
-
-/// Hits with their memories moved into `memories`.
-fn take_memories(
-    hits: Vec<memory_core::KeywordHit>,
-    memories: &mut HashMap<MemoryId, Memory>,
-) -> Vec<(MemoryId, Option<f32>)> {
-    hits.into_iter()
-        .map(|h| {
-            let id = h.memory.id;
-            memories.entry(id).or_insert(h.memory);
-            (id, None)
-        })
-        .collect()
-}
-
-fn speaker_of(m: &Memory) -> Option<&str> {
-    m.metadata.get("speaker").and_then(Value::as_str)
-}
-
-/// The one `speaker` (metadata) among `memories` that the query names, if exactly one is.
-fn named_speaker<'a>(query: &str, memories: impl Iterator<Item = &'a Memory>) -> Option<String> {
-    let words: std::collections::HashSet<String> = query_terms(query).into_iter().collect();
-    let mut named: Vec<String> = Vec::new();
-    for m in memories {
-        let Some(s) = speaker_of(m) else { continue };
-        let parts = query_terms(s);
-        if !parts.is_empty()
-            && parts.iter().all(|p| words.contains(p))
-            && !named.iter().any(|n| n.eq_ignore_ascii_case(s))
-        {
-            named.push(s.to_owned());
-        }
-    }
-    if named.len() == 1 { named.pop() } else { None }
 }
 
 /// Whether a memory of this scope and kind belongs to a conversation thread: it has a

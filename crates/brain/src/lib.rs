@@ -69,6 +69,7 @@ mod ingest;
 pub mod learn;
 mod ports;
 pub mod reason;
+pub mod recall;
 mod short_term;
 pub mod transfer;
 
@@ -91,6 +92,7 @@ pub use ports::{DocChunk, Splitter, Store};
 pub use reason::{
     FeedbackLearned, FeedbackRequest, FeedbackSource, ReasonCall, ReasonOutcome, ReasonRequest,
 };
+pub use recall::{RecallPipeline, RecallSources, RecallStage, RecallState};
 pub use short_term::InProcessShortTerm;
 pub use transfer::{
     EXPORT_VERSION, ExportLine, ExportLineError, NoProgress, Progress, TransferCounts,

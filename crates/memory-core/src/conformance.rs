@@ -87,6 +87,7 @@ macro_rules! long_term_store_suite {
             preferences,
             projects,
             patterns,
+            patterns_by_ids,
             learning_events,
             conversations,
             decisions,
@@ -1049,6 +1050,36 @@ pub async fn projects(store: &dyn LongTermStore) {
         store.add_project(NewProject::default()).await,
         "empty project name",
     );
+}
+
+/// `get_patterns` returns the stored patterns among the ids, in the ids' order, each
+/// once, missing ones left out, as `get_pattern` reads them.
+pub async fn patterns_by_ids(store: &dyn LongTermStore) {
+    let mut ids = Vec::new();
+    for (i, user) in ["alice", "bob", "carol"].iter().enumerate() {
+        let w = store
+            .store_pattern(
+                NewPattern::new("error_fix", format!("context {i}"), format!("fix {i}"))
+                    .with_scope(Scope::user(*user)),
+            )
+            .await
+            .unwrap();
+        ids.push(w.pattern.id);
+    }
+    assert!(store.get_patterns(&[]).await.unwrap().is_empty());
+    let got = store
+        .get_patterns(&[ids[2], 9_999_999, ids[0], ids[2]])
+        .await
+        .unwrap();
+    let got_ids: Vec<RecordId> = got.iter().map(|p| p.id).collect();
+    assert_eq!(
+        got_ids,
+        vec![ids[2], ids[0]],
+        "order of the ids, each once, missing left out"
+    );
+    for p in &got {
+        assert_eq!(Some(p), store.get_pattern(p.id).await.unwrap().as_ref());
+    }
 }
 
 /// Patterns count successes on re-store (the seed) and failures (beyond it).

@@ -316,6 +316,22 @@ pub trait LongTermStore: Send + Sync {
     /// The pattern with this id.
     async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>>;
 
+    /// The stored patterns among `ids`, in the order of `ids`, missing ones left out (a
+    /// repeated id once). Backends should override this one-by-one default with a single
+    /// query: recall looks up the patterns of all its hits at once.
+    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if seen.insert(*id)
+                && let Some(p) = self.get_pattern(*id).await?
+            {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     /// Patterns passing the query, most successful first.
     async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>>;
 

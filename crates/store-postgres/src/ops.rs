@@ -911,6 +911,29 @@ pub(crate) async fn get_pattern<C: GenericClient>(
     .transpose()
 }
 
+/// The patterns among `ids` in their order (each once), in one query.
+pub(crate) async fn get_patterns<C: GenericClient>(
+    c: &C,
+    ids: &[RecordId],
+) -> Result<Vec<CodePattern>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<RecordId> = ids.to_vec();
+    let found = rows(
+        c,
+        &format!("SELECT {PATTERN_COLS} FROM code_patterns p WHERE p.id = ANY($1)"),
+        &[&wanted],
+    )
+    .await?;
+    let mut by_id: std::collections::HashMap<RecordId, CodePattern> = found
+        .iter()
+        .map(pattern_row)
+        .map(|r| r.map(|p| (p.id, p)))
+        .collect::<Result<_>>()?;
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
 fn pattern_filter(q: &PatternQuery, sql: &mut String, args: &mut Args) -> Result<()> {
     q.scope.validate()?;
     scope_filter(&q.scope, "p.", sql, args);

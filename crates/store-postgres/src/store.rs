@@ -350,6 +350,11 @@ impl LongTermStore for PostgresStore {
         Ok(ops::get_pattern(&c, id).await?)
     }
 
+    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
+        let c = self.client().await?;
+        Ok(ops::get_patterns(&c, ids).await?)
+    }
+
     async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
         let c = self.client().await?;
         Ok(ops::list_patterns(&c, query).await?)

@@ -728,6 +728,21 @@ pub(crate) fn get_pattern(c: &Connection, id: RecordId) -> Result<Option<CodePat
     .map_err(corrupt("pattern"))
 }
 
+/// The patterns among `ids` in their order (each once), read in one pass on one
+/// connection.
+pub(crate) fn get_patterns(c: &Connection, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if seen.insert(*id)
+            && let Some(p) = get_pattern(c, *id)?
+        {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 fn pattern_filter(q: &PatternQuery, sql: &mut String, args: &mut Vec<SqlValue>) -> Result<()> {
     q.scope.validate()?;
     scope_filter(&q.scope, "p.", sql, args);

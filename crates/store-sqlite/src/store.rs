@@ -544,6 +544,11 @@ impl LongTermStore for SqliteStore {
         self.read(move |c, _| ops::get_pattern(c, id)).await
     }
 
+    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
+        let ids = ids.to_vec();
+        self.read(move |c, _| ops::get_patterns(c, &ids)).await
+    }
+
     async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
         let query = query.clone();
         self.read(move |c, _| ops::list_patterns(c, &query)).await
