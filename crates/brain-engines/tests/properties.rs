@@ -72,7 +72,10 @@ proptest! {
 fn validate_adds_the_engines_checks() {
     let mut config = BrainConfig::default();
     config.index.m = 0;
-    assert!(config.validate().is_ok(), "the facade does not know the index");
+    assert!(
+        config.validate().is_ok(),
+        "the facade does not know the index"
+    );
     let err = brain_engines::validate(&config).unwrap_err();
     assert!(err.to_string().contains("index"), "{err}");
 }

@@ -5,12 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use memory_core::{
-    AgentDecision, CodePattern, ContextMessage, ConversationSummary, DecisionQuery, DerivedIndex,
-    Embedder, EmbedderInfo, EventQuery, LearningEvent, ListOrder, Memory, MemoryFilter, MemoryId,
-    MemoryKind, MemoryPatch, MemoryQuery, Metadata, MetadataCondition, NewConversation,
-    NewLearningEvent, NewMemory, NewPattern, NewPreference, NewProject, PatternOutcome,
-    PatternQuery, PatternWrite, Preference, Project, RecallWeights, RecordId, Role, Scope,
-    ScoreParts, ShortTermMemory, StoreStats, Timestamp, WindowLimit, WriteOp, WriteOutcome,
+    CodePattern, ContextMessage, DerivedIndex, Embedder, EmbedderInfo, ListOrder, Memory,
+    MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery, Metadata, NewMemory,
+    RecallWeights, Role, Scope, ScoreParts, ShortTermMemory, StoreStats, Timestamp, WindowLimit,
+    WriteOp, WriteOutcome,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -292,15 +290,15 @@ pub async fn pin_embedder(store: &dyn Store, info: &EmbedderInfo) -> Result<()> 
 /// on the next open. Recall also catches up first, so a brain sees what other processes
 /// sharing its store wrote.
 pub struct Brain {
-    store: Arc<dyn Store>,
-    index: Arc<dyn DerivedIndex>,
-    embedder: Arc<dyn Embedder>,
-    short_term: Arc<dyn ShortTermMemory>,
-    config: BrainConfig,
-    persisted_seq: AtomicU64,
-    llm: Option<Arc<dyn llm_router::ModelRouter>>,
-    splitter: Option<Arc<dyn Splitter>>,
-    recall_pipeline: RecallPipeline,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) index: Arc<dyn DerivedIndex>,
+    pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) short_term: Arc<dyn ShortTermMemory>,
+    pub(crate) config: BrainConfig,
+    pub(crate) persisted_seq: AtomicU64,
+    pub(crate) llm: Option<Arc<dyn llm_router::ModelRouter>>,
+    pub(crate) splitter: Option<Arc<dyn Splitter>>,
+    pub(crate) recall_pipeline: RecallPipeline,
 }
 
 impl std::fmt::Debug for Brain {
@@ -908,187 +906,6 @@ impl Brain {
     /// A working variable.
     pub async fn get_working(&self, scope: &Scope, key: &str) -> Result<Option<Value>> {
         Ok(self.short_term.get(scope, key).await?)
-    }
-
-    // ---- code patterns ----------------------------------------------------------------
-
-    /// Stores a code pattern (the seed's `store_code_pattern`): a new one is also embedded
-    /// into the patterns collection; storing the same one again counts a success.
-    #[tracing::instrument(skip_all)]
-    pub async fn add_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
-        pattern.validate()?;
-        let write = self.store.store_pattern(pattern).await?;
-        if write.inserted {
-            // The entry needs the new pattern's id, so it cannot share the pattern's
-            // transaction; if it fails, the pattern is taken back, so the call commits
-            // nothing and fails.
-            if let Err(e) = self.index_pattern(&write.pattern).await {
-                if let Err(undo) = self.store.delete_pattern(write.pattern.id).await {
-                    tracing::error!(pattern = write.pattern.id, error = %undo, "could not take back a pattern whose entry failed");
-                }
-                return Err(e);
-            }
-            // Distilling follows from the stored pattern; the pattern stands whatever
-            // happens to it.
-            if let Err(e) = self.auto_distill(&write.pattern).await {
-                tracing::warn!(pattern = write.pattern.id, error = %e, "automatic distillation failed");
-            }
-        }
-        Ok(write)
-    }
-
-    pub(crate) async fn index_pattern(&self, p: &CodePattern) -> Result<Memory> {
-        self.remember_unchecked(vec![pattern_memory(p)?])
-            .await?
-            .pop()
-            .ok_or_else(|| {
-                BrainError::Core(memory_core::Error::Backend {
-                    message: "the store returned no memory for a pattern entry".into(),
-                    source: None,
-                })
-            })
-    }
-
-    /// Counts an outcome on a pattern.
-    pub async fn pattern_outcome(
-        &self,
-        id: RecordId,
-        outcome: PatternOutcome,
-    ) -> Result<CodePattern> {
-        Ok(self.store.record_pattern_outcome(id, outcome).await?)
-    }
-
-    /// Deletes a pattern and its entry in the patterns collection.
-    /// Distilled patterns made from it are marked stale.
-    pub async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
-        let scope = self.store.get_pattern(id).await?.map(|p| p.scope);
-        let existed = self.store.delete_pattern(id).await?;
-        if let Some(scope) = &scope {
-            self.mark_distilled_stale(scope, id).await?;
-        }
-        if let Some(scope) = scope {
-            self.forget_where(
-                &pattern_memories(scope).with_metadata(MetadataCondition::eq("pattern_id", id)),
-            )
-            .await?;
-        }
-        Ok(existed)
-    }
-
-    /// The seed's `find_similar_patterns`: patterns whose problem is like `text`, ranked
-    /// by hybrid recall over the patterns collection and their success counts.
-    #[tracing::instrument(skip_all)]
-    pub async fn find_similar_patterns(
-        &self,
-        text: &str,
-        query: &PatternQuery,
-    ) -> Result<Vec<PatternMatch>> {
-        let mut filter = pattern_memories(query.scope.clone());
-        if let Some(t) = &query.pattern_type {
-            filter = filter.with_metadata(MetadataCondition::eq("pattern_type", t.clone()));
-        }
-        if let Some(l) = &query.language {
-            filter = filter.with_metadata(MetadataCondition::eq("language", l.clone()));
-        }
-        let hits = self
-            .recall(&RecallQuery {
-                text: text.to_owned(),
-                filter,
-                k: Some(query.limit.clamp(1, 1_000)),
-                mode: RecallMode::Hybrid,
-            })
-            .await?;
-        let mut out = Vec::with_capacity(hits.len());
-        for h in hits {
-            let Some(pid) = h.memory.metadata.get("pattern_id").and_then(Value::as_i64) else {
-                continue;
-            };
-            // A pattern entry is the brain's own, written in its pattern's exact scope;
-            // anything else is not a link to honour.
-            if let Some(pattern) = self
-                .store
-                .get_pattern(pid)
-                .await?
-                .filter(|p| p.scope == h.memory.scope && query.scope.matches(&p.scope))
-            {
-                out.push(PatternMatch {
-                    success_rate: pattern.success_rate(),
-                    pattern,
-                    score: h.score,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Patterns, most successful first.
-    pub async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
-        Ok(self.store.list_patterns(query).await?)
-    }
-
-    // ---- the seed's other records ------------------------------------------------------
-
-    /// Stores (or replaces) a preference.
-    pub async fn set_preference(&self, pref: NewPreference) -> Result<Preference> {
-        Ok(self.store.store_preference(pref).await?)
-    }
-
-    /// A preference.
-    pub async fn preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
-        Ok(self.store.get_preference(scope, key).await?)
-    }
-
-    /// Preferences visible through `scope`, optionally of one category.
-    pub async fn preferences(
-        &self,
-        scope: &Scope,
-        category: Option<&str>,
-    ) -> Result<Vec<Preference>> {
-        Ok(self.store.list_preferences(scope, category).await?)
-    }
-
-    /// Adds a project.
-    pub async fn add_project(&self, project: NewProject) -> Result<Project> {
-        Ok(self.store.add_project(project).await?)
-    }
-
-    /// Projects visible through `scope`, optionally of one status.
-    pub async fn projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
-        Ok(self.store.list_projects(scope, status).await?)
-    }
-
-    /// Marks a project as accessed now.
-    pub async fn touch_project(&self, id: RecordId) -> Result<Project> {
-        Ok(self.store.touch_project(id).await?)
-    }
-
-    /// Records a learning event.
-    pub async fn record_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
-        Ok(self.store.record_learning_event(event).await?)
-    }
-
-    /// Learning events.
-    pub async fn events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
-        Ok(self.store.list_learning_events(query).await?)
-    }
-
-    /// Stores a conversation summary.
-    pub async fn add_conversation(&self, c: NewConversation) -> Result<ConversationSummary> {
-        Ok(self.store.add_conversation(c).await?)
-    }
-
-    /// Conversation summaries visible through `scope`, newest first.
-    pub async fn conversations(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> Result<Vec<ConversationSummary>> {
-        Ok(self.store.list_conversations(scope, limit).await?)
-    }
-
-    /// Decisions.
-    pub async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
-        Ok(self.store.list_decisions(query).await?)
     }
 
     /// What the brain holds.

@@ -67,9 +67,11 @@ mod distilling;
 mod error;
 mod ingest;
 pub mod learn;
+mod patterns;
 mod ports;
 pub mod reason;
 pub mod recall;
+mod records;
 mod short_term;
 pub mod transfer;
 

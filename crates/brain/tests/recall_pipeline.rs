@@ -32,7 +32,9 @@ async fn filled() -> (SqliteStore, CaughtUpFlat, HashingEmbedder, Vec<MemoryId>)
         let id = MemoryId::new();
         ids.push(id);
         ops.push(WriteOp::PutMemory(
-            NewMemory::new(*t).with_scope(Scope::user("alice")).with_id(id),
+            NewMemory::new(*t)
+                .with_scope(Scope::user("alice"))
+                .with_id(id),
         ));
         ops.push(WriteOp::PutEmbedding { id, vector: v });
     }
@@ -47,7 +49,9 @@ async fn filled() -> (SqliteStore, CaughtUpFlat, HashingEmbedder, Vec<MemoryId>)
         id: bob,
         vector: embedder.embed(&["bob".to_owned()]).await.unwrap().remove(0),
     });
-    memory_core::LongTermStore::write_batch(&store, ops).await.unwrap();
+    memory_core::LongTermStore::write_batch(&store, ops)
+        .await
+        .unwrap();
     (store, CaughtUpFlat::new(64).unwrap(), embedder, ids)
 }
 
@@ -75,7 +79,10 @@ async fn the_standard_pipeline_recalls_by_keyword_and_meaning_within_scope() {
         .unwrap();
     assert_eq!(hits[0].memory.id, ids[0], "{hits:?}");
     assert!(hits[0].score.keyword_rank.is_some());
-    assert!(hits[0].score.vector_rank.is_some(), "the catch-up stage indexed it");
+    assert!(
+        hits[0].score.vector_rank.is_some(),
+        "the catch-up stage indexed it"
+    );
     assert!(hits.iter().all(|h| h.memory.scope == Scope::user("alice")));
     assert_eq!(index.applied_seq(), 4);
     // Keyword mode needs no vector and draws no vector list.
