@@ -121,7 +121,12 @@ async fn run(dir: PathBuf, seed: u64) -> Result<()> {
                 let file = (r / 100) % DOC_FILES;
                 let path = docs.join(format!("f{file}.md"));
                 let version = version_on_disk(&path) + 1;
-                std::fs::write(&path, doc_text(file, version))?;
+                // Written to a hidden temporary and renamed: a kill between the truncate
+                // and the write of a plain `fs::write` would leave an empty file, and the
+                // next worker would start the file's versions again at 1.
+                let tmp = docs.join(format!(".f{file}.md.tmp"));
+                std::fs::write(&tmp, doc_text(file, version))?;
+                std::fs::rename(&tmp, &path)?;
                 say(&format!("I\t{file}\t{version}"))?;
                 let report = brain
                     .ingest_paths(std::slice::from_ref(&path), &scope(), &NoProgress)
