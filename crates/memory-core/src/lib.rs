@@ -67,9 +67,9 @@ pub use memory::{
 };
 pub use ports::{
     ChatMessage, Completion, CompletionRequest, ContextMessage, DerivedIndex, Embedder,
-    EmbedderInfo, EmbeddingChange, EmbeddingStore, FinishReason, LongTermStore, Role,
-    ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry, VectorHit, VectorIndex,
-    VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
+    EmbedderInfo, EmbeddingChange, EmbeddingStore, FinishReason, LongTermStore, MemoryStore,
+    PolicyStore, RecordStore, Role, ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry,
+    VectorHit, VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
 };
 pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,

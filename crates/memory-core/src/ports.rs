@@ -200,7 +200,10 @@ pub struct StoreStats {
 ///
 /// Holds everything the seed's `Brain` kept in SQLite (its six tables and their
 /// operations) plus generic [`Memory`] records with scopes, metadata, keyword search and
-/// batch writes.
+/// batch writes. It is three roles, each a trait of its own that a caller can ask for
+/// alone — [`MemoryStore`] (memories and keyword search), [`RecordStore`] (the seed's
+/// records) and [`PolicyStore`] (learned policies) — plus the atomic batch across all of
+/// them and the counts.
 ///
 /// # Contract
 ///
@@ -214,7 +217,20 @@ pub struct StoreStats {
 /// - filters follow [`MemoryFilter::matches`] and [`Scope::matches`] exactly;
 /// - text, metadata and JSON values round-trip unchanged.
 #[async_trait]
-pub trait LongTermStore: Send + Sync {
+pub trait LongTermStore: MemoryStore + RecordStore + PolicyStore {
+    // ---- everything ----
+
+    /// Applies `ops` atomically, in order, in one transaction; returns one outcome per op.
+    /// Every op is validated before any is applied.
+    async fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>>;
+
+    /// Counts of each record type.
+    async fn stats(&self) -> Result<StoreStats>;
+}
+
+/// Memories and their keyword index: one role of a [`LongTermStore`].
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
     // ---- generic memories ----
 
     /// Stores a new memory. A caller-chosen id that exists already is a
@@ -262,7 +278,12 @@ pub trait LongTermStore: Send + Sync {
 
     /// Deletes memories that expired at or before `now`; returns their ids.
     async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>>;
+}
 
+/// The seed's records — preferences, projects, code patterns, learning events,
+/// conversations and decisions: one role of a [`LongTermStore`].
+#[async_trait]
+pub trait RecordStore: Send + Sync {
     // ---- preferences ----
 
     /// Stores a preference, updating it when the scope and key exist.
@@ -385,7 +406,12 @@ pub trait LongTermStore: Send + Sync {
 
     /// Decisions passing the query, newest first.
     async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>>;
+}
 
+/// Learned policies (bandit state), saved with optimistic versions: one role of a
+/// [`LongTermStore`].
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
     // ---- learned policies ----
 
     /// The policy saved under `name`.
@@ -407,15 +433,6 @@ pub trait LongTermStore: Send + Sync {
 
     /// Deletes a policy; `false` when none.
     async fn delete_policy(&self, name: &str) -> Result<bool>;
-
-    // ---- everything ----
-
-    /// Applies `ops` atomically, in order, in one transaction; returns one outcome per op.
-    /// Every op is validated before any is applied.
-    async fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>>;
-
-    /// Counts of each record type.
-    async fn stats(&self) -> Result<StoreStats>;
 }
 
 /// One change in the embedding log, in sequence order.

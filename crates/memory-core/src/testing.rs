@@ -90,51 +90,79 @@ impl<S> FaultyStore<S> {
 
 #[async_trait]
 impl<S: LongTermStore + EmbeddingStore> LongTermStore for FaultyStore<S> {
+    async fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
+        self.gate("write_batch")?;
+        self.inner.write_batch(ops).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.inner.stats().await
+    }
+}
+
+#[async_trait]
+impl<S: LongTermStore + EmbeddingStore> MemoryStore for FaultyStore<S> {
     async fn put_memory(&self, memory: NewMemory) -> Result<Memory> {
         self.gate("put_memory")?;
         self.inner.put_memory(memory).await
     }
+
     async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>> {
         self.inner.get_memory(id).await
     }
+
     async fn get_memories(&self, ids: &[MemoryId]) -> Result<Vec<Memory>> {
         self.inner.get_memories(ids).await
     }
+
     async fn update_memory(&self, id: MemoryId, patch: MemoryPatch) -> Result<Memory> {
         self.gate("update_memory")?;
         self.inner.update_memory(id, patch).await
     }
+
     async fn delete_memory(&self, id: MemoryId) -> Result<bool> {
         self.gate("delete_memory")?;
         self.inner.delete_memory(id).await
     }
+
     async fn delete_memories(&self, filter: &MemoryFilter) -> Result<Vec<MemoryId>> {
         self.gate("delete_memories")?;
         self.inner.delete_memories(filter).await
     }
+
     async fn list_memories(&self, query: &MemoryQuery) -> Result<Vec<Memory>> {
         self.inner.list_memories(query).await
     }
+
     async fn count_memories(&self, filter: &MemoryFilter) -> Result<u64> {
         self.inner.count_memories(filter).await
     }
+
     async fn search_memories(&self, query: &KeywordQuery) -> Result<Vec<KeywordHit>> {
         self.inner.search_memories(query).await
     }
+
     async fn keyword_document_counts(&self, terms: &[String]) -> Result<(u64, Vec<u64>)> {
         self.inner.keyword_document_counts(terms).await
     }
+
     async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>> {
         self.gate("purge_expired")?;
         self.inner.purge_expired(now).await
     }
+}
+
+#[async_trait]
+impl<S: LongTermStore + EmbeddingStore> RecordStore for FaultyStore<S> {
     async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
         self.gate("store_preference")?;
         self.inner.store_preference(pref).await
     }
+
     async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
         self.inner.get_preference(scope, key).await
     }
+
     async fn list_preferences(
         &self,
         scope: &Scope,
@@ -142,32 +170,40 @@ impl<S: LongTermStore + EmbeddingStore> LongTermStore for FaultyStore<S> {
     ) -> Result<Vec<Preference>> {
         self.inner.list_preferences(scope, category).await
     }
+
     async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool> {
         self.gate("delete_preference")?;
         self.inner.delete_preference(scope, key).await
     }
+
     async fn add_project(&self, project: NewProject) -> Result<Project> {
         self.gate("add_project")?;
         self.inner.add_project(project).await
     }
+
     async fn get_project(&self, id: RecordId) -> Result<Option<Project>> {
         self.inner.get_project(id).await
     }
+
     async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
         self.inner.list_projects(scope, status).await
     }
+
     async fn touch_project(&self, id: RecordId) -> Result<Project> {
         self.gate("touch_project")?;
         self.inner.touch_project(id).await
     }
+
     async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project> {
         self.gate("set_project_status")?;
         self.inner.set_project_status(id, status).await
     }
+
     async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
         self.gate("store_pattern")?;
         self.inner.store_pattern(pattern).await
     }
+
     async fn record_pattern_outcome(
         &self,
         id: RecordId,
@@ -176,34 +212,47 @@ impl<S: LongTermStore + EmbeddingStore> LongTermStore for FaultyStore<S> {
         self.gate("record_pattern_outcome")?;
         self.inner.record_pattern_outcome(id, outcome).await
     }
+
     async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>> {
         self.inner.get_pattern(id).await
     }
+
+    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
+        self.inner.get_patterns(ids).await
+    }
+
     async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
         self.inner.list_patterns(query).await
     }
+
     async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>> {
         self.inner.search_patterns(text, query).await
     }
+
     async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
         self.gate("delete_pattern")?;
         self.inner.delete_pattern(id).await
     }
+
     async fn update_pattern(&self, id: RecordId, patch: PatternPatch) -> Result<CodePattern> {
         self.gate("update_pattern")?;
         self.inner.update_pattern(id, patch).await
     }
+
     async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
         self.gate("record_learning_event")?;
         self.inner.record_learning_event(event).await
     }
+
     async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
         self.inner.list_learning_events(query).await
     }
+
     async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary> {
         self.gate("add_conversation")?;
         self.inner.add_conversation(conversation).await
     }
+
     async fn list_conversations(
         &self,
         scope: &Scope,
@@ -211,10 +260,12 @@ impl<S: LongTermStore + EmbeddingStore> LongTermStore for FaultyStore<S> {
     ) -> Result<Vec<ConversationSummary>> {
         self.inner.list_conversations(scope, limit).await
     }
+
     async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
         self.gate("record_decision")?;
         self.inner.record_decision(decision).await
     }
+
     async fn update_decision_outcome(
         &self,
         id: RecordId,
@@ -226,15 +277,22 @@ impl<S: LongTermStore + EmbeddingStore> LongTermStore for FaultyStore<S> {
             .update_decision_outcome(id, outcome, reward)
             .await
     }
+
     async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>> {
         self.inner.get_decision(id).await
     }
+
     async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
         self.inner.list_decisions(query).await
     }
+}
+
+#[async_trait]
+impl<S: LongTermStore + EmbeddingStore> PolicyStore for FaultyStore<S> {
     async fn get_policy(&self, name: &str) -> Result<Option<PolicyState>> {
         self.inner.get_policy(name).await
     }
+
     async fn put_policy(
         &self,
         name: &str,
@@ -245,21 +303,17 @@ impl<S: LongTermStore + EmbeddingStore> LongTermStore for FaultyStore<S> {
         self.gate("put_policy")?;
         self.inner.put_policy(name, kind, state, expected).await
     }
+
     async fn list_policies(&self) -> Result<Vec<String>> {
         self.inner.list_policies().await
     }
+
     async fn delete_policy(&self, name: &str) -> Result<bool> {
         self.gate("delete_policy")?;
         self.inner.delete_policy(name).await
     }
-    async fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
-        self.gate("write_batch")?;
-        self.inner.write_batch(ops).await
-    }
-    async fn stats(&self) -> Result<StoreStats> {
-        self.inner.stats().await
-    }
 }
+
 
 #[async_trait]
 impl<S: LongTermStore + EmbeddingStore> EmbeddingStore for FaultyStore<S> {

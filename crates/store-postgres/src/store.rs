@@ -199,6 +199,36 @@ impl PostgresStore {
 
 #[async_trait]
 impl LongTermStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(ops = ops_in.len()))]
+    async fn write_batch(&self, ops_in: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
+        for op in &ops_in {
+            op.validate()?;
+        }
+        if ops_in.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lock_log = ops_in.iter().any(ops::logs);
+        self.write(lock_log, move |tx, now| {
+            let ops_in = ops_in.clone();
+            Box::pin(async move {
+                let mut out = Vec::with_capacity(ops_in.len());
+                for op in ops_in {
+                    out.push(ops::apply(tx, op, now).await?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        let c = self.client().await?;
+        Ok(ops::stats(&c).await?)
+    }
+}
+
+#[async_trait]
+impl MemoryStore for PostgresStore {
     async fn put_memory(&self, memory: NewMemory) -> Result<Memory> {
         memory.validate()?;
         // Not through `write`: a single statement is its own transaction.
@@ -278,7 +308,10 @@ impl LongTermStore for PostgresStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl RecordStore for PostgresStore {
     async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
         pref.validate()?;
         let c = self.client().await?;
@@ -427,7 +460,10 @@ impl LongTermStore for PostgresStore {
         let c = self.client().await?;
         Ok(ops::list_decisions(&c, query).await?)
     }
+}
 
+#[async_trait]
+impl PolicyStore for PostgresStore {
     async fn get_policy(&self, name: &str) -> Result<Option<PolicyState>> {
         let c = self.client().await?;
         Ok(ops::get_policy(&c, name).await?)
@@ -454,34 +490,8 @@ impl LongTermStore for PostgresStore {
         let c = self.client().await?;
         Ok(ops::delete_policy(&c, name).await?)
     }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(ops = ops_in.len()))]
-    async fn write_batch(&self, ops_in: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
-        for op in &ops_in {
-            op.validate()?;
-        }
-        if ops_in.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lock_log = ops_in.iter().any(ops::logs);
-        self.write(lock_log, move |tx, now| {
-            let ops_in = ops_in.clone();
-            Box::pin(async move {
-                let mut out = Vec::with_capacity(ops_in.len());
-                for op in ops_in {
-                    out.push(ops::apply(tx, op, now).await?);
-                }
-                Ok(out)
-            })
-        })
-        .await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        let c = self.client().await?;
-        Ok(ops::stats(&c).await?)
-    }
 }
+
 
 #[async_trait]
 impl EmbeddingStore for PostgresStore {

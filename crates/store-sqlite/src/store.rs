@@ -404,6 +404,30 @@ impl Inner {
 
 #[async_trait]
 impl LongTermStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(ops = ops_in.len()))]
+    async fn write_batch(&self, ops_in: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
+        for op in &ops_in {
+            op.validate()?;
+        }
+        if ops_in.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write_bulk(move |c, now| {
+            ops_in
+                .into_iter()
+                .map(|op| ops::apply(c, op, now))
+                .collect::<SResult<Vec<_>>>()
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.read(|c, _| ops::stats(c)).await
+    }
+}
+
+#[async_trait]
+impl MemoryStore for SqliteStore {
     async fn put_memory(&self, memory: NewMemory) -> Result<Memory> {
         memory.validate()?;
         self.write(move |c, now| ops::put_memory(c, memory, now))
@@ -469,7 +493,10 @@ impl LongTermStore for SqliteStore {
         self.write_bulk(move |c, _| ops::purge_expired(c, now))
             .await
     }
+}
 
+#[async_trait]
+impl RecordStore for SqliteStore {
     async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
         pref.validate()?;
         self.write(move |c, now| ops::store_preference(c, pref, now))
@@ -570,33 +597,6 @@ impl LongTermStore for SqliteStore {
         self.write(move |c, _| ops::delete_pattern(c, id)).await
     }
 
-    async fn get_policy(&self, name: &str) -> Result<Option<PolicyState>> {
-        let name = name.to_owned();
-        self.read(move |c, _| ops::get_policy(c, &name)).await
-    }
-
-    async fn put_policy(
-        &self,
-        name: &str,
-        kind: &str,
-        state: &serde_json::Value,
-        expected: Option<u64>,
-    ) -> Result<u64> {
-        memory_core::validate_policy(name, kind, state)?;
-        let (name, kind, state) = (name.to_owned(), kind.to_owned(), state.clone());
-        self.write(move |c, now| ops::put_policy(c, &name, &kind, &state, expected, now))
-            .await
-    }
-
-    async fn list_policies(&self) -> Result<Vec<String>> {
-        self.read(move |c, _| ops::list_policies(c)).await
-    }
-
-    async fn delete_policy(&self, name: &str) -> Result<bool> {
-        let name = name.to_owned();
-        self.write(move |c, _| ops::delete_policy(c, &name)).await
-    }
-
     async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
         event.validate()?;
         self.write(move |c, now| ops::record_learning_event(c, event, now))
@@ -650,28 +650,38 @@ impl LongTermStore for SqliteStore {
         let query = query.clone();
         self.read(move |c, _| ops::list_decisions(c, &query)).await
     }
+}
 
-    #[tracing::instrument(level = "debug", skip_all, fields(ops = ops_in.len()))]
-    async fn write_batch(&self, ops_in: Vec<WriteOp>) -> Result<Vec<WriteOutcome>> {
-        for op in &ops_in {
-            op.validate()?;
-        }
-        if ops_in.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.write_bulk(move |c, now| {
-            ops_in
-                .into_iter()
-                .map(|op| ops::apply(c, op, now))
-                .collect::<SResult<Vec<_>>>()
-        })
-        .await
+#[async_trait]
+impl PolicyStore for SqliteStore {
+    async fn get_policy(&self, name: &str) -> Result<Option<PolicyState>> {
+        let name = name.to_owned();
+        self.read(move |c, _| ops::get_policy(c, &name)).await
     }
 
-    async fn stats(&self) -> Result<StoreStats> {
-        self.read(|c, _| ops::stats(c)).await
+    async fn put_policy(
+        &self,
+        name: &str,
+        kind: &str,
+        state: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<u64> {
+        memory_core::validate_policy(name, kind, state)?;
+        let (name, kind, state) = (name.to_owned(), kind.to_owned(), state.clone());
+        self.write(move |c, now| ops::put_policy(c, &name, &kind, &state, expected, now))
+            .await
+    }
+
+    async fn list_policies(&self) -> Result<Vec<String>> {
+        self.read(move |c, _| ops::list_policies(c)).await
+    }
+
+    async fn delete_policy(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |c, _| ops::delete_policy(c, &name)).await
     }
 }
+
 
 #[async_trait]
 impl EmbeddingStore for SqliteStore {
