@@ -4,11 +4,12 @@
 //! `cargo run --release -p distill --example distill_1000`
 #![allow(clippy::unwrap_used, clippy::expect_used)] // an example: fail loudly
 
+use memory_core::RecordStore;
 use std::sync::Arc;
 use std::time::Instant;
 
 use distill::{DistillOptions, KnowledgeDistiller};
-use memory_core::{LongTermStore, NewPattern, Scope};
+use memory_core::{NewPattern, Scope};
 
 const TOPICS: usize = 50;
 const PER_TOPIC: usize = 20;

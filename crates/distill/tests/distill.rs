@@ -2,6 +2,7 @@
 //! Ollama-protocol server (wiremock) or no LLM at all.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
+use memory_core::RecordStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -11,9 +12,7 @@ use distill::{
 };
 use llm_router::providers::ollama::OllamaConfig;
 use llm_router::{Complexity, LlmConfig, ProviderConfig, RouteRequest, TaskType};
-use memory_core::{
-    CodePattern, LongTermStore, NewPattern, PatternQuery, RecordId, Scope, TextModel,
-};
+use memory_core::{CodePattern, NewPattern, PatternQuery, RecordId, Scope, TextModel};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use store_sqlite::SqliteStore;

@@ -314,7 +314,6 @@ impl<S: LongTermStore + EmbeddingStore> PolicyStore for FaultyStore<S> {
     }
 }
 
-
 #[async_trait]
 impl<S: LongTermStore + EmbeddingStore> EmbeddingStore for FaultyStore<S> {
     async fn embedder(&self) -> Result<Option<EmbedderInfo>> {

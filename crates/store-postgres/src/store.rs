@@ -492,7 +492,6 @@ impl PolicyStore for PostgresStore {
     }
 }
 
-
 #[async_trait]
 impl EmbeddingStore for PostgresStore {
     async fn embedder(&self) -> Result<Option<EmbedderInfo>> {

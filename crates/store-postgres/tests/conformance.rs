@@ -6,14 +6,15 @@
 //! one and sets it), e.g. `postgres://brain:brain@127.0.0.1:5432/brain_test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
+use memory_core::MemoryStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memory_core::conformance as suite;
 use memory_core::{
-    EmbedderInfo, EmbeddingStore, ErrorKind, LongTermStore, MemoryId, MemoryPatch, MemoryQuery,
-    NewMemory, VectorEntry,
+    EmbedderInfo, EmbeddingStore, ErrorKind, MemoryId, MemoryPatch, MemoryQuery, NewMemory,
+    VectorEntry,
 };
 use proptest::prelude::*;
 use store_postgres::{PostgresOptions, PostgresStore};

@@ -682,7 +682,6 @@ impl PolicyStore for SqliteStore {
     }
 }
 
-
 #[async_trait]
 impl EmbeddingStore for SqliteStore {
     async fn embedder(&self) -> Result<Option<EmbedderInfo>> {

@@ -1,10 +1,11 @@
 //! The shared long-term store conformance suite, run on SQLite files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
+use memory_core::MemoryStore;
 use std::sync::Arc;
 
+use memory_core::MemoryQuery;
 use memory_core::conformance as suite;
-use memory_core::{LongTermStore, MemoryQuery};
 use proptest::prelude::*;
 use store_sqlite::SqliteStore;
 use tempfile::TempDir;
