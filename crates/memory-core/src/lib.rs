@@ -13,8 +13,9 @@
 //! - The seed's records: [`Preference`], [`Project`], [`CodePattern`],
 //!   [`LearningEvent`], [`ConversationSummary`], [`AgentDecision`].
 //! - [`Reward`] only holds finite values in `[-1, 1]`; NaN cannot reach storage.
-//! - Ports: [`LongTermStore`], [`VectorIndex`], [`Embedder`], [`ShortTermMemory`],
-//!   [`TextModel`].
+//! - Ports: [`LongTermStore`] (the roles [`MemoryStore`], [`RecordStore`] and
+//!   [`PolicyStore`], plus an atomic batch across them), [`EmbeddingStore`],
+//!   [`VectorIndex`] and [`DerivedIndex`], [`Embedder`], [`ShortTermMemory`], [`TextModel`].
 //! - Hybrid recall: [`fuse`] merges keyword and vector hits by reciprocal rank fusion and
 //!   re-ranks by importance, recency and learned outcome, with the [`ScoreParts`] of each.
 //! - Errors: one [`Error`] enum whose [`ErrorKind`] callers branch on, and a typed

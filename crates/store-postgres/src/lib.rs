@@ -33,7 +33,7 @@
 //!   deadlock or serialisation failure are retried.
 //!
 //! ```no_run
-//! use memory_core::{KeywordQuery, LongTermStore, MemoryFilter, NewMemory, Scope};
+//! use memory_core::{KeywordQuery, MemoryFilter, MemoryStore, NewMemory, Scope};
 //! use store_postgres::{PostgresOptions, PostgresStore};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
