@@ -19,6 +19,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use memory_core::RecordStoreExt;
 use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;

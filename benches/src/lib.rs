@@ -95,6 +95,6 @@ pub fn decision(i: u64) -> NewDecision {
 pub fn learning_event_batch(batch: u64) -> Vec<WriteOp> {
     let start = batch * BATCH_SIZE;
     (start..start + BATCH_SIZE)
-        .map(|i| WriteOp::RecordLearningEvent(learning_event(i)))
+        .map(|i| WriteOp::put(learning_event(i)))
         .collect()
 }

@@ -11,6 +11,7 @@ mod common;
 use brain::BrainConfig;
 use brain::config::EmbedderKind;
 use common::{Served, TestBrain};
+use memory_core::RecordStoreExt;
 use memory_core::{MemoryFilter, Scope};
 use serde_json::{Value, json};
 

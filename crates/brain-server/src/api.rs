@@ -5,6 +5,7 @@
 //! first and treated as absent when it lies outside the token's scope, so ids of other
 //! users' records reveal nothing. Writes need a read-write token.
 
+use memory_core::RecordStoreExt;
 use std::sync::Arc;
 use std::time::Duration;
 

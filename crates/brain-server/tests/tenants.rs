@@ -15,6 +15,7 @@
 
 mod common;
 
+use memory_core::RecordStoreExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;

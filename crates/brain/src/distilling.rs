@@ -3,6 +3,7 @@
 //! collection (semantic pattern search) in step and marking distilled patterns stale
 //! when a source is deleted.
 
+use memory_core::RecordStoreExt;
 use std::sync::Arc;
 
 use llm_router::{Complexity, RouteRequest, TaskType};

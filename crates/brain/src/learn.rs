@@ -14,6 +14,7 @@
 //! traffic. Until a model has evidence its place is the table's. A deployment that fails
 //! outright (and the router falls back past it) earns 0 at once.
 
+use memory_core::{Record, RecordChange, RecordStoreExt};
 use std::sync::Arc;
 
 use memory_core::{LongTermStore, Scope};
@@ -513,7 +514,7 @@ impl Brain {
                     let decision = mine
                         .into_iter()
                         .find_map(|o| match o {
-                            memory_core::WriteOutcome::Decision(d) => Some(d),
+                            memory_core::WriteOutcome::Changed(Record::Decision(d)) => Some(d),
                             _ => None,
                         })
                         .ok_or_else(|| {
@@ -549,10 +550,12 @@ impl Brain {
         reward: Reward,
     ) -> Result<StagedOutcome> {
         let r = reward.get();
-        let mut ops = vec![WriteOp::UpdateDecisionOutcome {
+        let mut ops = vec![WriteOp::ChangeRecord {
             id: decision.id,
-            outcome: outcome.to_owned(),
-            reward,
+            change: RecordChange::DecisionOutcome {
+                outcome: outcome.to_owned(),
+                reward,
+            },
         }];
         let mut policies = Vec::new();
         let bucket = decision
@@ -616,10 +619,13 @@ impl Brain {
             } else {
                 PatternOutcome::Failure
             };
-            ops.push(WriteOp::RecordPatternOutcome { id: pid, outcome });
+            ops.push(WriteOp::ChangeRecord {
+                id: pid,
+                change: RecordChange::PatternOutcome { outcome },
+            });
             pattern = Some(pid);
         }
-        ops.push(WriteOp::RecordLearningEvent(NewLearningEvent {
+        ops.push(WriteOp::put(NewLearningEvent {
             scope: decision.scope.clone(),
             event_type: "decision_outcome".to_owned(),
             task_description: decision.context.clone(),

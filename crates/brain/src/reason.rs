@@ -27,7 +27,7 @@
 use llm_router::{Complexity, RouteRequest, TaskType};
 use memory_core::{
     CompletionRequest, DecisionQuery, LearningEvent, Metadata, NewDecision, NewLearningEvent,
-    NewPreference, Preference, RecordId, Reward, Scope, WriteOp, WriteOutcome,
+    NewPreference, Preference, Record, RecordId, RecordWrite, Reward, Scope, WriteOp, WriteOutcome,
 };
 use reasoning::{
     Attempt, CodeQuality, OptionEvaluation, ReasoningInput, RewardBreakdown, RewardSignals, Step,
@@ -385,7 +385,7 @@ impl Brain {
             metadata = metadata.with("decision_id", d);
         }
         req.scope.validate()?;
-        let mut before = vec![WriteOp::RecordLearningEvent(NewLearningEvent {
+        let mut before = vec![WriteOp::put(NewLearningEvent {
             scope: req.scope.clone(),
             event_type: "user_feedback".to_owned(),
             task_description: req.task_context.clone(),
@@ -402,7 +402,7 @@ impl Brain {
             .with_scope(req.scope.clone())
             .with_category("learned");
             pref.validate()?;
-            before.push(WriteOp::StorePreference(pref));
+            before.push(WriteOp::put(pref));
         }
         // The feedback event, the learned preference and the decision's outcome with all
         // it teaches commit together, or not at all.
@@ -419,8 +419,14 @@ impl Brain {
         let mut preference = None;
         for o in outs {
             match o {
-                WriteOutcome::LearningEvent(e) => event = Some(e),
-                WriteOutcome::Preference(p) => preference = Some(p),
+                WriteOutcome::Record(RecordWrite {
+                    record: Record::LearningEvent(e),
+                    ..
+                }) => event = Some(e),
+                WriteOutcome::Record(RecordWrite {
+                    record: Record::Preference(p),
+                    ..
+                }) => preference = Some(p),
                 _ => {}
             }
         }

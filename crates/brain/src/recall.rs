@@ -19,6 +19,7 @@
 //! with importance, recency and outcome re-ranking ([`memory_core::fuse_lists`]). A new
 //! signal (a derived keyword index, validity, event time) is one new stage.
 
+use memory_core::RecordStoreExt;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;

@@ -6,6 +6,7 @@
 //! importing brain embeds with its own model. The patterns collection is derived from
 //! the patterns too, so its memories are rebuilt on import rather than copied.
 
+use memory_core::RecordStoreExt;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, Write};
 

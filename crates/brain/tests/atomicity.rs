@@ -5,6 +5,7 @@
 //! exactly as it was before the operation (compared as a full export), or succeed with
 //! everything the clean run wrote.
 
+use memory_core::RecordStoreExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

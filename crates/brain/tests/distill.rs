@@ -4,6 +4,7 @@
 
 use brain::config::EmbedderKind;
 use brain::{Brain, BrainConfig};
+use memory_core::RecordStoreExt;
 use memory_core::{NewPattern, PatternQuery, Scope};
 use serde_json::json;
 

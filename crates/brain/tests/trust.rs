@@ -2,6 +2,7 @@
 //! Trust at the facade: nothing crosses a scope (links read back from stored data,
 //! learned policies), and no operation fails after it committed or half-commits.
 
+use memory_core::RecordStoreExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

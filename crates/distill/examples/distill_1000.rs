@@ -4,7 +4,7 @@
 //! `cargo run --release -p distill --example distill_1000`
 #![allow(clippy::unwrap_used, clippy::expect_used)] // an example: fail loudly
 
-use memory_core::RecordStore;
+use memory_core::RecordStoreExt;
 use std::sync::Arc;
 use std::time::Instant;
 

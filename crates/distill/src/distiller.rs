@@ -1,5 +1,6 @@
 //! The distiller: list, group, distil, store with provenance, and mark stale.
 
+use memory_core::RecordStoreExt;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 

@@ -39,7 +39,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use distill::{DistillOptions, KnowledgeDistiller};
-//! use memory_core::{NewPattern, RecordStore, Scope};
+//! use memory_core::{NewPattern, RecordStoreExt, Scope};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! let store = Arc::new(store_sqlite::SqliteStore::open_in_memory()?);

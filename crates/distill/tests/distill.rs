@@ -2,7 +2,7 @@
 //! Ollama-protocol server (wiremock) or no LLM at all.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
-use memory_core::RecordStore;
+use memory_core::RecordStoreExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

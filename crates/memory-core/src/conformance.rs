@@ -1483,10 +1483,10 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
     let before = store.stats().await.unwrap();
     let good = vec![
         WriteOp::PutMemory(NewMemory::new("batched one")),
-        WriteOp::StorePreference(NewPreference::new("k", 1)),
-        WriteOp::StorePattern(NewPattern::new("t", "c", "s")),
-        WriteOp::StorePattern(NewPattern::new("t", "c", "s")),
-        WriteOp::RecordLearningEvent(NewLearningEvent {
+        WriteOp::put(NewPreference::new("k", 1)),
+        WriteOp::put(NewPattern::new("t", "c", "s")),
+        WriteOp::put(NewPattern::new("t", "c", "s")),
+        WriteOp::put(NewLearningEvent {
             scope: Scope::default(),
             event_type: "success".into(),
             task_description: "t".into(),
@@ -1494,18 +1494,18 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
             reward: Reward::MAX,
             metadata: Metadata::new(),
         }),
-        WriteOp::RecordDecision(NewDecision {
+        WriteOp::put(NewDecision {
             agent_type: "a".into(),
             context: "c".into(),
             options: vec!["x".into()],
             chosen_option: "x".into(),
             ..NewDecision::default()
         }),
-        WriteOp::AddConversation(NewConversation {
+        WriteOp::put(NewConversation {
             summary: "s".into(),
             ..NewConversation::default()
         }),
-        WriteOp::AddProject(NewProject {
+        WriteOp::put(NewProject {
             name: "p".into(),
             ..NewProject::default()
         }),
@@ -1513,7 +1513,7 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
     ];
     // Invalid input anywhere: nothing applied.
     let mut bad = good.clone();
-    bad.push(WriteOp::StorePreference(NewPreference::new("", 1)));
+    bad.push(WriteOp::put(NewPreference::new("", 1)));
     assert_invalid(store.write_batch(bad).await, "batch with one invalid op");
     assert_eq!(store.stats().await.unwrap(), before);
     // A conflict found while applying: nothing applied either.
@@ -1526,9 +1526,9 @@ pub async fn batch_is_atomic(store: &dyn LongTermStore) {
     let out = store.write_batch(good).await.unwrap();
     assert_eq!(out.len(), 9);
     assert!(matches!(&out[0], WriteOutcome::Memory(m) if m.content == "batched one"));
-    assert!(matches!(&out[2], WriteOutcome::Pattern(w) if w.inserted));
+    assert!(matches!(&out[2], WriteOutcome::Record(w) if w.inserted));
     assert!(
-        matches!(&out[3], WriteOutcome::Pattern(w) if !w.inserted && w.pattern.success_count == 2),
+        matches!(&out[3], WriteOutcome::Record(RecordWrite { record: Record::Pattern(p), inserted: false }) if p.success_count == 2),
         "ops see earlier ops of the batch"
     );
     assert!(matches!(&out[8], WriteOutcome::Deleted { existed: true }));
@@ -2638,10 +2638,12 @@ pub async fn batch_multi_step_ops<S: LongTermStore + EmbeddingStore + ?Sized>(st
                 ..MemoryPatch::default()
             },
         },
-        WriteOp::UpdateDecisionOutcome {
+        WriteOp::ChangeRecord {
             id: f.decision.id,
-            outcome: "nul\u{0}".into(),
-            reward: Reward::NEUTRAL,
+            change: RecordChange::DecisionOutcome {
+                outcome: "nul\u{0}".into(),
+                reward: Reward::NEUTRAL,
+            },
         },
         WriteOp::PutPolicy {
             name: String::new(),
@@ -2696,20 +2698,26 @@ pub async fn batch_multi_step_ops<S: LongTermStore + EmbeddingStore + ?Sized>(st
                     ..MemoryPatch::default()
                 },
             },
-            WriteOp::RecordPatternOutcome {
+            WriteOp::ChangeRecord {
                 id: f.pattern.id,
-                outcome: PatternOutcome::Failure,
+                change: RecordChange::PatternOutcome {
+                    outcome: PatternOutcome::Failure,
+                },
             },
-            WriteOp::RecordPatternOutcome {
+            WriteOp::ChangeRecord {
                 id: f.pattern.id,
-                outcome: PatternOutcome::Success,
+                change: RecordChange::PatternOutcome {
+                    outcome: PatternOutcome::Success,
+                },
             },
-            WriteOp::UpdateDecisionOutcome {
+            WriteOp::ChangeRecord {
                 id: f.decision.id,
-                outcome: "worked".into(),
-                reward: Reward::new(0.5).unwrap(),
+                change: RecordChange::DecisionOutcome {
+                    outcome: "worked".into(),
+                    reward: Reward::new(0.5).unwrap(),
+                },
             },
-            WriteOp::RecordLearningEvent(event("pick a runner", Reward::new(0.5).unwrap())),
+            WriteOp::put(event("pick a runner", Reward::new(0.5).unwrap())),
             WriteOp::PutPolicy {
                 name: "router/chat".into(),
                 kind: "q_learner".into(),
@@ -2755,14 +2763,14 @@ pub async fn batch_multi_step_ops<S: LongTermStore + EmbeddingStore + ?Sized>(st
         store.get_memory(fresh).await.unwrap().as_ref(),
         Some(with_context)
     );
-    let WriteOutcome::PatternCounted(p1) = &out[5] else {
+    let WriteOutcome::Changed(Record::Pattern(p1)) = &out[5] else {
         panic!("RecordPatternOutcome returns the pattern: {:?}", out[5]);
     };
     assert_eq!(
         (p1.success_count, p1.failure_count),
         (f.pattern.success_count, f.pattern.failure_count + 1)
     );
-    let WriteOutcome::PatternCounted(p2) = &out[6] else {
+    let WriteOutcome::Changed(Record::Pattern(p2)) = &out[6] else {
         panic!("RecordPatternOutcome returns the pattern: {:?}", out[6]);
     };
     assert_eq!(
@@ -2774,7 +2782,7 @@ pub async fn batch_multi_step_ops<S: LongTermStore + EmbeddingStore + ?Sized>(st
         store.get_pattern(f.pattern.id).await.unwrap().as_ref(),
         Some(p2)
     );
-    let WriteOutcome::Decision(d) = &out[7] else {
+    let WriteOutcome::Changed(Record::Decision(d)) = &out[7] else {
         panic!("UpdateDecisionOutcome returns the decision: {:?}", out[7]);
     };
     assert_eq!(d.outcome.as_deref(), Some("worked"));
@@ -2785,7 +2793,7 @@ pub async fn batch_multi_step_ops<S: LongTermStore + EmbeddingStore + ?Sized>(st
         Some(d)
     );
     assert!(
-        matches!(&out[8], WriteOutcome::LearningEvent(e) if e.task_description == "pick a runner")
+        matches!(&out[8], WriteOutcome::Record(RecordWrite { record: Record::LearningEvent(e), .. }) if e.task_description == "pick a runner")
     );
     assert_eq!(out[9], WriteOutcome::Policy { version: 2 });
     assert_eq!(out[10], WriteOutcome::Policy { version: 3 });
@@ -2832,16 +2840,20 @@ pub async fn batch_multi_step_all_or_nothing(store: &dyn LongTermStore) {
         store
             .write_batch(vec![
                 WriteOp::PutMemory(NewMemory::new("never stored").with_id(id)),
-                WriteOp::UpdateDecisionOutcome {
+                WriteOp::ChangeRecord {
                     id: f.decision.id,
-                    outcome: "worked".into(),
-                    reward: Reward::MAX,
+                    change: RecordChange::DecisionOutcome {
+                        outcome: "worked".into(),
+                        reward: Reward::MAX,
+                    },
                 },
-                WriteOp::RecordPatternOutcome {
+                WriteOp::ChangeRecord {
                     id: f.pattern.id,
-                    outcome: PatternOutcome::Success,
+                    change: RecordChange::PatternOutcome {
+                        outcome: PatternOutcome::Success,
+                    },
                 },
-                WriteOp::RecordLearningEvent(event("never recorded", Reward::MAX)),
+                WriteOp::put(event("never recorded", Reward::MAX)),
                 WriteOp::PutPolicy {
                     name: "router/chat".into(),
                     kind: "q_learner".into(),
@@ -2905,14 +2917,18 @@ pub async fn batch_missing_ids_roll_back(store: &dyn LongTermStore) {
                 ..MemoryPatch::default()
             },
         },
-        WriteOp::RecordPatternOutcome {
+        WriteOp::ChangeRecord {
             id: f.pattern.id + 1_000_000,
-            outcome: PatternOutcome::Success,
+            change: RecordChange::PatternOutcome {
+                outcome: PatternOutcome::Success,
+            },
         },
-        WriteOp::UpdateDecisionOutcome {
+        WriteOp::ChangeRecord {
             id: f.decision.id + 1_000_000,
-            outcome: "o".into(),
-            reward: Reward::NEUTRAL,
+            change: RecordChange::DecisionOutcome {
+                outcome: "o".into(),
+                reward: Reward::NEUTRAL,
+            },
         },
     ];
     for op in missing {
@@ -3171,12 +3187,14 @@ pub async fn check_batch_sequence<S: LongTermStore + EmbeddingStore + ?Sized>(
                     } else {
                         counts.1 += 1;
                     }
-                    WriteOp::RecordPatternOutcome {
+                    WriteOp::ChangeRecord {
                         id: *id,
-                        outcome: if success {
-                            PatternOutcome::Success
-                        } else {
-                            PatternOutcome::Failure
+                        change: RecordChange::PatternOutcome {
+                            outcome: if success {
+                                PatternOutcome::Success
+                            } else {
+                                PatternOutcome::Failure
+                            },
                         },
                     }
                 }
@@ -3184,10 +3202,12 @@ pub async fn check_batch_sequence<S: LongTermStore + EmbeddingStore + ?Sized>(
                     let (id, outcome) = next.decisions.iter_mut().nth(i % 2).unwrap();
                     let reward = Reward::new(f64::from(r) / 10.0).unwrap();
                     *outcome = Some((format!("outcome {r}"), reward));
-                    WriteOp::UpdateDecisionOutcome {
+                    WriteOp::ChangeRecord {
                         id: *id,
-                        outcome: format!("outcome {r}"),
-                        reward,
+                        change: RecordChange::DecisionOutcome {
+                            outcome: format!("outcome {r}"),
+                            reward,
+                        },
                     }
                 }
                 BatchStep::PutPolicy(i) => {
@@ -3203,7 +3223,7 @@ pub async fn check_batch_sequence<S: LongTermStore + EmbeddingStore + ?Sized>(
                 }
                 BatchStep::Event => {
                     next.events += 1;
-                    WriteOp::RecordLearningEvent(event("generated", Reward::NEUTRAL))
+                    WriteOp::put(event("generated", Reward::NEUTRAL))
                 }
                 BatchStep::ExpectEmbedder => WriteOp::ExpectEmbedder(info.clone()),
             });
@@ -3229,17 +3249,21 @@ pub async fn check_batch_sequence<S: LongTermStore + EmbeddingStore + ?Sized>(
                 ErrorKind::NotFound,
             ),
             BatchFault::MissingPattern => (
-                WriteOp::RecordPatternOutcome {
+                WriteOp::ChangeRecord {
                     id: RecordId::MAX,
-                    outcome: PatternOutcome::Success,
+                    change: RecordChange::PatternOutcome {
+                        outcome: PatternOutcome::Success,
+                    },
                 },
                 ErrorKind::NotFound,
             ),
             BatchFault::MissingDecision => (
-                WriteOp::UpdateDecisionOutcome {
+                WriteOp::ChangeRecord {
                     id: RecordId::MAX,
-                    outcome: "x".into(),
-                    reward: Reward::MAX,
+                    change: RecordChange::DecisionOutcome {
+                        outcome: "x".into(),
+                        reward: Reward::MAX,
+                    },
                 },
                 ErrorKind::NotFound,
             ),

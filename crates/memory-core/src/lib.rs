@@ -13,7 +13,8 @@
 //! - The seed's records: [`Preference`], [`Project`], [`CodePattern`],
 //!   [`LearningEvent`], [`ConversationSummary`], [`AgentDecision`].
 //! - [`Reward`] only holds finite values in `[-1, 1]`; NaN cannot reach storage.
-//! - Ports: [`LongTermStore`] (the roles [`MemoryStore`], [`RecordStore`] and
+//! - Ports: [`LongTermStore`] (the roles [`MemoryStore`], [`RecordStore`] — one generic
+//!   store over the six record kinds, typed through [`RecordStoreExt`] — and
 //!   [`PolicyStore`], plus an atomic batch across them), [`EmbeddingStore`],
 //!   [`VectorIndex`] and [`DerivedIndex`], [`Embedder`], [`ShortTermMemory`], [`TextModel`].
 //! - Hybrid recall: [`fuse`] merges keyword and vector hits by reciprocal rank fusion and
@@ -46,6 +47,7 @@ mod error;
 mod fusion;
 mod memory;
 mod ports;
+mod record_store;
 mod records;
 mod scope;
 mod time;
@@ -69,8 +71,12 @@ pub use memory::{
 pub use ports::{
     ChatMessage, Completion, CompletionRequest, ContextMessage, DerivedIndex, Embedder,
     EmbedderInfo, EmbeddingChange, EmbeddingStore, FinishReason, LongTermStore, MemoryStore,
-    PolicyStore, RecordStore, Role, ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry,
-    VectorHit, VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
+    PolicyStore, Role, ShortTermMemory, StoreStats, TextModel, Usage, VectorEntry, VectorHit,
+    VectorIndex, VectorQuery, WindowLimit, WriteOp, WriteOutcome, estimate_tokens,
+};
+pub use record_store::{
+    NewRecord, RecordChange, RecordKey, RecordKind, RecordQuery, RecordStore, RecordStoreExt,
+    RecordType, RecordWrite, order_by_ids,
 };
 pub use records::{
     AgentDecision, CodePattern, ConversationSummary, DEFAULT_CATEGORY, DEFAULT_PROJECT_STATUS,

@@ -14,6 +14,7 @@ use crate::memory::{
     KeywordHit, KeywordQuery, Memory, MemoryFilter, MemoryId, MemoryKind, MemoryPatch, MemoryQuery,
     NewMemory,
 };
+use crate::record_store::{NewRecord, RecordChange, RecordStore, RecordWrite};
 use crate::records::*;
 use crate::scope::{Metadata, Scope};
 use crate::time::Timestamp;
@@ -31,18 +32,8 @@ pub enum WriteOp {
         /// The memory to delete.
         id: MemoryId,
     },
-    /// [`LongTermStore::store_preference`].
-    StorePreference(NewPreference),
-    /// [`LongTermStore::add_project`].
-    AddProject(NewProject),
-    /// [`LongTermStore::store_pattern`].
-    StorePattern(NewPattern),
-    /// [`LongTermStore::record_learning_event`].
-    RecordLearningEvent(NewLearningEvent),
-    /// [`LongTermStore::add_conversation`].
-    AddConversation(NewConversation),
-    /// [`LongTermStore::record_decision`].
-    RecordDecision(NewDecision),
+    /// [`RecordStore::put_record`]: one of the seed's records.
+    PutRecord(NewRecord),
     /// [`EmbeddingStore::put_embeddings`] for one memory, so that a memory and its
     /// embedding are stored in one transaction.
     PutEmbedding {
@@ -64,23 +55,13 @@ pub enum WriteOp {
         /// What to change.
         patch: MemoryPatch,
     },
-    /// [`LongTermStore::record_pattern_outcome`]; a missing pattern is
-    /// [`crate::Error::NotFound`] and fails the batch.
-    RecordPatternOutcome {
-        /// The pattern.
+    /// [`RecordStore::change_record`]; a missing record is [`crate::Error::NotFound`]
+    /// and fails the batch.
+    ChangeRecord {
+        /// The record (of the change's kind).
         id: RecordId,
-        /// Which count to raise.
-        outcome: PatternOutcome,
-    },
-    /// [`LongTermStore::update_decision_outcome`]; a missing decision is
-    /// [`crate::Error::NotFound`] and fails the batch.
-    UpdateDecisionOutcome {
-        /// The decision.
-        id: RecordId,
-        /// What happened.
-        outcome: String,
-        /// How good it was.
-        reward: Reward,
+        /// What to change.
+        change: RecordChange,
     },
     /// [`LongTermStore::put_policy`]: a stored version other than `expected` is a
     /// [`crate::Error::Conflict`] and fails the batch, so a learner's update and the
@@ -103,17 +84,17 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// [`WriteOp::PutRecord`] of any new record.
+    pub fn put(record: impl Into<NewRecord>) -> Self {
+        WriteOp::PutRecord(record.into())
+    }
+
     /// Checks the operation's input, as the single-write method would.
     pub fn validate(&self) -> std::result::Result<(), crate::ValidationError> {
         match self {
             WriteOp::PutMemory(m) => m.validate(),
             WriteOp::DeleteMemory { .. } => Ok(()),
-            WriteOp::StorePreference(p) => p.validate(),
-            WriteOp::AddProject(p) => p.validate(),
-            WriteOp::StorePattern(p) => p.validate(),
-            WriteOp::RecordLearningEvent(e) => e.validate(),
-            WriteOp::AddConversation(c) => c.validate(),
-            WriteOp::RecordDecision(d) => d.validate(),
+            WriteOp::PutRecord(r) => r.validate(),
             WriteOp::Restore(r) => r.validate(),
             WriteOp::PutEmbedding { vector, .. } => {
                 if vector.is_empty() {
@@ -122,10 +103,7 @@ impl WriteOp {
                 crate::validate::vector(vector, vector.len())
             }
             WriteOp::UpdateMemory { patch, .. } => patch.validate(),
-            WriteOp::RecordPatternOutcome { .. } => Ok(()),
-            WriteOp::UpdateDecisionOutcome { outcome, .. } => {
-                crate::validate::text("outcome", outcome)
-            }
+            WriteOp::ChangeRecord { change, .. } => change.validate(),
             WriteOp::PutPolicy {
                 name, kind, state, ..
             } => crate::validate_policy(name, kind, state),
@@ -145,18 +123,8 @@ pub enum WriteOutcome {
         /// `false` when there was no such memory.
         existed: bool,
     },
-    /// The preference as stored.
-    Preference(Preference),
-    /// The project as stored.
-    Project(Project),
-    /// The pattern as stored.
-    Pattern(PatternWrite),
-    /// The event as stored.
-    LearningEvent(LearningEvent),
-    /// The conversation as stored.
-    Conversation(ConversationSummary),
-    /// The decision as stored.
-    Decision(AgentDecision),
+    /// The record as stored by [`WriteOp::PutRecord`].
+    Record(RecordWrite),
     /// The embedding was stored at this sequence number.
     Embedding {
         /// Its position in the embedding log.
@@ -164,8 +132,8 @@ pub enum WriteOutcome {
     },
     /// The record was restored.
     Restored(Record),
-    /// The pattern with its counts after [`WriteOp::RecordPatternOutcome`].
-    PatternCounted(CodePattern),
+    /// The record after [`WriteOp::ChangeRecord`].
+    Changed(Record),
     /// The policy was saved at this version.
     Policy {
         /// Its new version.
@@ -278,134 +246,6 @@ pub trait MemoryStore: Send + Sync {
 
     /// Deletes memories that expired at or before `now`; returns their ids.
     async fn purge_expired(&self, now: Timestamp) -> Result<Vec<MemoryId>>;
-}
-
-/// The seed's records — preferences, projects, code patterns, learning events,
-/// conversations and decisions: one role of a [`LongTermStore`].
-#[async_trait]
-pub trait RecordStore: Send + Sync {
-    // ---- preferences ----
-
-    /// Stores a preference, updating it when the scope and key exist.
-    async fn store_preference(&self, pref: NewPreference) -> Result<Preference>;
-
-    /// The preference with exactly this scope and key.
-    async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>>;
-
-    /// Preferences visible through `scope`, optionally of one category, by key.
-    async fn list_preferences(
-        &self,
-        scope: &Scope,
-        category: Option<&str>,
-    ) -> Result<Vec<Preference>>;
-
-    /// Deletes the preference with exactly this scope and key; `false` when none.
-    async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool>;
-
-    // ---- projects ----
-
-    /// Records a project.
-    async fn add_project(&self, project: NewProject) -> Result<Project>;
-
-    /// The project with this id.
-    async fn get_project(&self, id: RecordId) -> Result<Option<Project>>;
-
-    /// Projects visible through `scope`, optionally of one status, most recently
-    /// accessed first.
-    async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>>;
-
-    /// Marks a project as accessed now; [`crate::Error::NotFound`] when there is none.
-    async fn touch_project(&self, id: RecordId) -> Result<Project>;
-
-    /// Sets a project's status; [`crate::Error::NotFound`] when there is none.
-    async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project>;
-
-    // ---- code patterns ----
-
-    /// Stores a pattern, or counts one more success on the pattern with the same scope,
-    /// type and context (its solution and language stay as first stored).
-    async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite>;
-
-    /// Counts one success or failure on a pattern; [`crate::Error::NotFound`] when there
-    /// is none. Concurrent calls never lose a count.
-    async fn record_pattern_outcome(
-        &self,
-        id: RecordId,
-        outcome: PatternOutcome,
-    ) -> Result<CodePattern>;
-
-    /// The pattern with this id.
-    async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>>;
-
-    /// The stored patterns among `ids`, in the order of `ids`, missing ones left out (a
-    /// repeated id once). Backends should override this one-by-one default with a single
-    /// query: recall looks up the patterns of all its hits at once.
-    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if seen.insert(*id)
-                && let Some(p) = self.get_pattern(*id).await?
-            {
-                out.push(p);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Patterns passing the query, most successful first.
-    async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>>;
-
-    /// Patterns whose context or solution match the words of `text`, best first.
-    async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>>;
-
-    /// Deletes a pattern; `false` when none.
-    async fn delete_pattern(&self, id: RecordId) -> Result<bool>;
-
-    /// Changes a stored pattern (context, solution, success count, metadata);
-    /// [`crate::Error::NotFound`] when there is none.
-    async fn update_pattern(&self, id: RecordId, patch: crate::PatternPatch)
-    -> Result<CodePattern>;
-
-    // ---- learning events ----
-
-    /// Records a learning event.
-    async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent>;
-
-    /// Learning events passing the query, newest first.
-    async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>>;
-
-    // ---- conversations ----
-
-    /// Records a conversation summary.
-    async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary>;
-
-    /// Conversation summaries visible through `scope`, newest first.
-    async fn list_conversations(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> Result<Vec<ConversationSummary>>;
-
-    // ---- decisions ----
-
-    /// Records a decision (its outcome comes later).
-    async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision>;
-
-    /// Sets a decision's outcome and reward; [`crate::Error::NotFound`] when there is
-    /// none. Setting it again overwrites.
-    async fn update_decision_outcome(
-        &self,
-        id: RecordId,
-        outcome: &str,
-        reward: Reward,
-    ) -> Result<AgentDecision>;
-
-    /// The decision with this id.
-    async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>>;
-
-    /// Decisions passing the query, newest first.
-    async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>>;
 }
 
 /// Learned policies (bandit state), saved with optimistic versions: one role of a

@@ -154,136 +154,35 @@ impl<S: LongTermStore + EmbeddingStore> MemoryStore for FaultyStore<S> {
 
 #[async_trait]
 impl<S: LongTermStore + EmbeddingStore> RecordStore for FaultyStore<S> {
-    async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
-        self.gate("store_preference")?;
-        self.inner.store_preference(pref).await
+    async fn put_record(&self, record: NewRecord) -> Result<RecordWrite> {
+        self.gate("put_record")?;
+        self.inner.put_record(record).await
     }
 
-    async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
-        self.inner.get_preference(scope, key).await
+    async fn get_record(&self, key: &RecordKey) -> Result<Option<Record>> {
+        self.inner.get_record(key).await
     }
 
-    async fn list_preferences(
-        &self,
-        scope: &Scope,
-        category: Option<&str>,
-    ) -> Result<Vec<Preference>> {
-        self.inner.list_preferences(scope, category).await
+    async fn get_records(&self, kind: RecordKind, ids: &[RecordId]) -> Result<Vec<Record>> {
+        self.inner.get_records(kind, ids).await
     }
 
-    async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool> {
-        self.gate("delete_preference")?;
-        self.inner.delete_preference(scope, key).await
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<Record>> {
+        self.inner.list_records(query).await
     }
 
-    async fn add_project(&self, project: NewProject) -> Result<Project> {
-        self.gate("add_project")?;
-        self.inner.add_project(project).await
+    async fn change_record(&self, id: RecordId, change: RecordChange) -> Result<Record> {
+        self.gate("change_record")?;
+        self.inner.change_record(id, change).await
     }
 
-    async fn get_project(&self, id: RecordId) -> Result<Option<Project>> {
-        self.inner.get_project(id).await
-    }
-
-    async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
-        self.inner.list_projects(scope, status).await
-    }
-
-    async fn touch_project(&self, id: RecordId) -> Result<Project> {
-        self.gate("touch_project")?;
-        self.inner.touch_project(id).await
-    }
-
-    async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project> {
-        self.gate("set_project_status")?;
-        self.inner.set_project_status(id, status).await
-    }
-
-    async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
-        self.gate("store_pattern")?;
-        self.inner.store_pattern(pattern).await
-    }
-
-    async fn record_pattern_outcome(
-        &self,
-        id: RecordId,
-        outcome: PatternOutcome,
-    ) -> Result<CodePattern> {
-        self.gate("record_pattern_outcome")?;
-        self.inner.record_pattern_outcome(id, outcome).await
-    }
-
-    async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>> {
-        self.inner.get_pattern(id).await
-    }
-
-    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
-        self.inner.get_patterns(ids).await
-    }
-
-    async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
-        self.inner.list_patterns(query).await
+    async fn delete_record(&self, key: &RecordKey) -> Result<bool> {
+        self.gate("delete_record")?;
+        self.inner.delete_record(key).await
     }
 
     async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>> {
         self.inner.search_patterns(text, query).await
-    }
-
-    async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
-        self.gate("delete_pattern")?;
-        self.inner.delete_pattern(id).await
-    }
-
-    async fn update_pattern(&self, id: RecordId, patch: PatternPatch) -> Result<CodePattern> {
-        self.gate("update_pattern")?;
-        self.inner.update_pattern(id, patch).await
-    }
-
-    async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
-        self.gate("record_learning_event")?;
-        self.inner.record_learning_event(event).await
-    }
-
-    async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
-        self.inner.list_learning_events(query).await
-    }
-
-    async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary> {
-        self.gate("add_conversation")?;
-        self.inner.add_conversation(conversation).await
-    }
-
-    async fn list_conversations(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> Result<Vec<ConversationSummary>> {
-        self.inner.list_conversations(scope, limit).await
-    }
-
-    async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
-        self.gate("record_decision")?;
-        self.inner.record_decision(decision).await
-    }
-
-    async fn update_decision_outcome(
-        &self,
-        id: RecordId,
-        outcome: &str,
-        reward: Reward,
-    ) -> Result<AgentDecision> {
-        self.gate("update_decision_outcome")?;
-        self.inner
-            .update_decision_outcome(id, outcome, reward)
-            .await
-    }
-
-    async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>> {
-        self.inner.get_decision(id).await
-    }
-
-    async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
-        self.inner.list_decisions(query).await
     }
 }
 

@@ -312,153 +312,42 @@ impl MemoryStore for PostgresStore {
 
 #[async_trait]
 impl RecordStore for PostgresStore {
-    async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
-        pref.validate()?;
+    // Each of these is one statement, atomic on its own: no transaction needed.
+    async fn put_record(&self, record: NewRecord) -> Result<RecordWrite> {
+        record.validate()?;
         let c = self.client().await?;
-        Ok(ops::store_preference(&c, pref, Timestamp::now()).await?)
+        Ok(ops::put_record(&c, record, Timestamp::now()).await?)
     }
 
-    async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
+    async fn get_record(&self, key: &RecordKey) -> Result<Option<Record>> {
         let c = self.client().await?;
-        Ok(ops::get_preference(&c, scope, key).await?)
+        Ok(ops::get_record(&c, key).await?)
     }
 
-    async fn list_preferences(
-        &self,
-        scope: &Scope,
-        category: Option<&str>,
-    ) -> Result<Vec<Preference>> {
+    async fn get_records(&self, kind: RecordKind, ids: &[RecordId]) -> Result<Vec<Record>> {
         let c = self.client().await?;
-        Ok(ops::list_preferences(&c, scope, category).await?)
+        Ok(ops::get_records(&c, kind, ids).await?)
     }
 
-    async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool> {
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<Record>> {
         let c = self.client().await?;
-        Ok(ops::delete_preference(&c, scope, key).await?)
+        Ok(ops::list_records(&c, query).await?)
     }
 
-    async fn add_project(&self, project: NewProject) -> Result<Project> {
-        project.validate()?;
+    async fn change_record(&self, id: RecordId, change: RecordChange) -> Result<Record> {
+        change.validate()?;
         let c = self.client().await?;
-        Ok(ops::add_project(&c, project, Timestamp::now()).await?)
+        Ok(ops::change_record(&c, id, &change, Timestamp::now()).await?)
     }
 
-    async fn get_project(&self, id: RecordId) -> Result<Option<Project>> {
+    async fn delete_record(&self, key: &RecordKey) -> Result<bool> {
         let c = self.client().await?;
-        Ok(ops::get_project(&c, id).await?)
-    }
-
-    async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
-        let c = self.client().await?;
-        Ok(ops::list_projects(&c, scope, status).await?)
-    }
-
-    async fn touch_project(&self, id: RecordId) -> Result<Project> {
-        let c = self.client().await?;
-        Ok(ops::touch_project(&c, id, Timestamp::now()).await?)
-    }
-
-    async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project> {
-        let c = self.client().await?;
-        Ok(ops::set_project_status(&c, id, status).await?)
-    }
-
-    async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
-        pattern.validate()?;
-        let c = self.client().await?;
-        Ok(ops::store_pattern(&c, pattern, Timestamp::now()).await?)
-    }
-
-    async fn record_pattern_outcome(
-        &self,
-        id: RecordId,
-        outcome: PatternOutcome,
-    ) -> Result<CodePattern> {
-        let c = self.client().await?;
-        Ok(ops::record_pattern_outcome(&c, id, outcome, Timestamp::now()).await?)
-    }
-
-    async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>> {
-        let c = self.client().await?;
-        Ok(ops::get_pattern(&c, id).await?)
-    }
-
-    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
-        let c = self.client().await?;
-        Ok(ops::get_patterns(&c, ids).await?)
-    }
-
-    async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
-        let c = self.client().await?;
-        Ok(ops::list_patterns(&c, query).await?)
+        Ok(ops::delete_record(&c, key).await?)
     }
 
     async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>> {
         let c = self.client().await?;
         Ok(ops::search_patterns(&c, text, query).await?)
-    }
-
-    async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
-        let c = self.client().await?;
-        Ok(ops::delete_pattern(&c, id).await?)
-    }
-
-    async fn update_pattern(&self, id: RecordId, patch: PatternPatch) -> Result<CodePattern> {
-        patch.validate()?;
-        let c = self.client().await?;
-        Ok(ops::update_pattern(&c, id, &patch, Timestamp::now()).await?)
-    }
-
-    async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
-        event.validate()?;
-        let c = self.client().await?;
-        Ok(ops::record_learning_event(&c, event, Timestamp::now()).await?)
-    }
-
-    async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
-        let c = self.client().await?;
-        Ok(ops::list_learning_events(&c, query).await?)
-    }
-
-    async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary> {
-        conversation.validate()?;
-        let c = self.client().await?;
-        Ok(ops::add_conversation(&c, conversation, Timestamp::now()).await?)
-    }
-
-    async fn list_conversations(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> Result<Vec<ConversationSummary>> {
-        let c = self.client().await?;
-        Ok(ops::list_conversations(&c, scope, limit).await?)
-    }
-
-    async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
-        decision.validate()?;
-        let c = self.client().await?;
-        Ok(ops::record_decision(&c, decision, Timestamp::now()).await?)
-    }
-
-    async fn update_decision_outcome(
-        &self,
-        id: RecordId,
-        outcome: &str,
-        reward: Reward,
-    ) -> Result<AgentDecision> {
-        let c = self.client().await?;
-        Ok(ops::update_decision_outcome(&c, id, outcome, reward, Timestamp::now()).await?)
-    }
-
-    async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>> {
-        let c = self.client().await?;
-        Ok(ops::get_decision(&c, id).await?)
-    }
-
-    async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
-        let c = self.client().await?;
-        Ok(ops::list_decisions(&c, query).await?)
     }
 }
 

@@ -33,7 +33,7 @@
 //!   errors ([`SqliteError`]), never a panic or a silent rewrite.
 //!
 //! ```
-//! use memory_core::{KeywordQuery, MemoryFilter, MemoryStore, NewMemory, NewPattern, RecordStore, Scope};
+//! use memory_core::{KeywordQuery, MemoryFilter, MemoryStore, NewMemory, NewPattern, RecordStoreExt, Scope};
 //! use store_sqlite::SqliteStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]

@@ -497,158 +497,42 @@ impl MemoryStore for SqliteStore {
 
 #[async_trait]
 impl RecordStore for SqliteStore {
-    async fn store_preference(&self, pref: NewPreference) -> Result<Preference> {
-        pref.validate()?;
-        self.write(move |c, now| ops::store_preference(c, pref, now))
+    async fn put_record(&self, record: NewRecord) -> Result<RecordWrite> {
+        record.validate()?;
+        self.write(move |c, now| ops::put_record(c, record, now))
             .await
     }
 
-    async fn get_preference(&self, scope: &Scope, key: &str) -> Result<Option<Preference>> {
-        let (scope, key) = (scope.clone(), key.to_owned());
-        self.read(move |c, _| ops::get_preference(c, &scope, &key))
-            .await
+    async fn get_record(&self, key: &RecordKey) -> Result<Option<Record>> {
+        let key = key.clone();
+        self.read(move |c, _| ops::get_record(c, &key)).await
     }
 
-    async fn list_preferences(
-        &self,
-        scope: &Scope,
-        category: Option<&str>,
-    ) -> Result<Vec<Preference>> {
-        let (scope, category) = (scope.clone(), category.map(str::to_owned));
-        self.read(move |c, _| ops::list_preferences(c, &scope, category.as_deref()))
-            .await
-    }
-
-    async fn delete_preference(&self, scope: &Scope, key: &str) -> Result<bool> {
-        let (scope, key) = (scope.clone(), key.to_owned());
-        self.write(move |c, _| ops::delete_preference(c, &scope, &key))
-            .await
-    }
-
-    async fn add_project(&self, project: NewProject) -> Result<Project> {
-        project.validate()?;
-        self.write(move |c, now| ops::add_project(c, project, now))
-            .await
-    }
-
-    async fn get_project(&self, id: RecordId) -> Result<Option<Project>> {
-        self.read(move |c, _| ops::get_project(c, id)).await
-    }
-
-    async fn list_projects(&self, scope: &Scope, status: Option<&str>) -> Result<Vec<Project>> {
-        let (scope, status) = (scope.clone(), status.map(str::to_owned));
-        self.read(move |c, _| ops::list_projects(c, &scope, status.as_deref()))
-            .await
-    }
-
-    async fn touch_project(&self, id: RecordId) -> Result<Project> {
-        self.write(move |c, now| ops::touch_project(c, id, now))
-            .await
-    }
-
-    async fn set_project_status(&self, id: RecordId, status: &str) -> Result<Project> {
-        let status = status.to_owned();
-        self.write(move |c, _| ops::set_project_status(c, id, &status))
-            .await
-    }
-
-    async fn store_pattern(&self, pattern: NewPattern) -> Result<PatternWrite> {
-        pattern.validate()?;
-        self.write(move |c, now| ops::store_pattern(c, pattern, now))
-            .await
-    }
-
-    async fn record_pattern_outcome(
-        &self,
-        id: RecordId,
-        outcome: PatternOutcome,
-    ) -> Result<CodePattern> {
-        self.write(move |c, now| ops::record_pattern_outcome(c, id, outcome, now))
-            .await
-    }
-
-    async fn get_pattern(&self, id: RecordId) -> Result<Option<CodePattern>> {
-        self.read(move |c, _| ops::get_pattern(c, id)).await
-    }
-
-    async fn get_patterns(&self, ids: &[RecordId]) -> Result<Vec<CodePattern>> {
+    async fn get_records(&self, kind: RecordKind, ids: &[RecordId]) -> Result<Vec<Record>> {
         let ids = ids.to_vec();
-        self.read(move |c, _| ops::get_patterns(c, &ids)).await
+        self.read(move |c, _| ops::get_records(c, kind, &ids)).await
     }
 
-    async fn list_patterns(&self, query: &PatternQuery) -> Result<Vec<CodePattern>> {
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<Record>> {
         let query = query.clone();
-        self.read(move |c, _| ops::list_patterns(c, &query)).await
+        self.read(move |c, _| ops::list_records(c, &query)).await
+    }
+
+    async fn change_record(&self, id: RecordId, change: RecordChange) -> Result<Record> {
+        change.validate()?;
+        self.write(move |c, now| ops::change_record(c, id, &change, now))
+            .await
+    }
+
+    async fn delete_record(&self, key: &RecordKey) -> Result<bool> {
+        let key = key.clone();
+        self.write(move |c, _| ops::delete_record(c, &key)).await
     }
 
     async fn search_patterns(&self, text: &str, query: &PatternQuery) -> Result<Vec<PatternHit>> {
         let (text, query) = (text.to_owned(), query.clone());
         self.read(move |c, _| ops::search_patterns(c, &text, &query))
             .await
-    }
-
-    async fn update_pattern(&self, id: RecordId, patch: PatternPatch) -> Result<CodePattern> {
-        patch.validate()?;
-        self.write(move |c, now| ops::update_pattern(c, id, &patch, now))
-            .await
-    }
-
-    async fn delete_pattern(&self, id: RecordId) -> Result<bool> {
-        self.write(move |c, _| ops::delete_pattern(c, id)).await
-    }
-
-    async fn record_learning_event(&self, event: NewLearningEvent) -> Result<LearningEvent> {
-        event.validate()?;
-        self.write(move |c, now| ops::record_learning_event(c, event, now))
-            .await
-    }
-
-    async fn list_learning_events(&self, query: &EventQuery) -> Result<Vec<LearningEvent>> {
-        let query = query.clone();
-        self.read(move |c, _| ops::list_learning_events(c, &query))
-            .await
-    }
-
-    async fn add_conversation(&self, conversation: NewConversation) -> Result<ConversationSummary> {
-        conversation.validate()?;
-        self.write(move |c, now| ops::add_conversation(c, conversation, now))
-            .await
-    }
-
-    async fn list_conversations(
-        &self,
-        scope: &Scope,
-        limit: usize,
-    ) -> Result<Vec<ConversationSummary>> {
-        let scope = scope.clone();
-        self.read(move |c, _| ops::list_conversations(c, &scope, limit))
-            .await
-    }
-
-    async fn record_decision(&self, decision: NewDecision) -> Result<AgentDecision> {
-        decision.validate()?;
-        self.write(move |c, now| ops::record_decision(c, decision, now))
-            .await
-    }
-
-    async fn update_decision_outcome(
-        &self,
-        id: RecordId,
-        outcome: &str,
-        reward: Reward,
-    ) -> Result<AgentDecision> {
-        let outcome = outcome.to_owned();
-        self.write(move |c, now| ops::update_decision_outcome(c, id, &outcome, reward, now))
-            .await
-    }
-
-    async fn get_decision(&self, id: RecordId) -> Result<Option<AgentDecision>> {
-        self.read(move |c, _| ops::get_decision(c, id)).await
-    }
-
-    async fn list_decisions(&self, query: &DecisionQuery) -> Result<Vec<AgentDecision>> {
-        let query = query.clone();
-        self.read(move |c, _| ops::list_decisions(c, &query)).await
     }
 }
 

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use memory_core::{ErrorKind, LongTermStore, NewLearningEvent, NewMemory, Reward, Scope};
-use memory_core::{MemoryStore, RecordStore};
+use memory_core::{MemoryStore, RecordStoreExt};
 use rusqlite::Connection;
 use store_sqlite::{SCHEMA_VERSION, SqliteError, SqliteOptions, SqliteStore};
 

@@ -8,7 +8,7 @@ use memory_core::{
     EmbedderInfo, EmbeddingStore, ErrorKind, LongTermStore, NewMemory, NewPattern, PatternOutcome,
     WriteOp,
 };
-use memory_core::{MemoryStore, PolicyStore, RecordStore};
+use memory_core::{MemoryStore, PolicyStore, RecordStoreExt};
 use serde_json::json;
 use store_sqlite::SqliteStore;
 
