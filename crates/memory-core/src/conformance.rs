@@ -88,6 +88,7 @@ macro_rules! long_term_store_suite {
             projects,
             patterns,
             patterns_by_ids,
+            records_of_every_kind,
             learning_events,
             conversations,
             decisions,
@@ -1080,6 +1081,242 @@ pub async fn patterns_by_ids(store: &dyn LongTermStore) {
     for p in &got {
         assert_eq!(Some(p), store.get_pattern(p.id).await.unwrap().as_ref());
     }
+}
+
+/// One record of each kind, stored through [`RecordStore::put_record`].
+fn one_of_each(scope: &Scope) -> Vec<NewRecord> {
+    vec![
+        NewPreference::new("theme", "dark")
+            .with_scope(scope.clone())
+            .into(),
+        NewProject {
+            scope: scope.clone(),
+            name: "brain".into(),
+            ..Default::default()
+        }
+        .into(),
+        NewPattern::new("error_fix", "a context", "a fix")
+            .with_scope(scope.clone())
+            .into(),
+        NewLearningEvent {
+            scope: scope.clone(),
+            event_type: "task".into(),
+            task_description: "did it".into(),
+            outcome: "ok".into(),
+            reward: Reward::MAX,
+            metadata: Metadata::new(),
+        }
+        .into(),
+        NewConversation {
+            scope: scope.clone(),
+            summary: "talked".into(),
+            ..Default::default()
+        }
+        .into(),
+        NewDecision {
+            scope: scope.clone(),
+            agent_type: "router".into(),
+            context: "which model".into(),
+            options: vec!["a".into(), "b".into()],
+            chosen_option: "a".into(),
+            ..Default::default()
+        }
+        .into(),
+    ]
+}
+
+/// The generic record store, kind by kind: a put is read back by key, by id list and by
+/// list; ids are per kind (an id of one kind names nothing of another unless stored
+/// there); a change of one kind never touches another kind's row; a delete removes
+/// exactly the record it names.
+pub async fn records_of_every_kind(store: &dyn LongTermStore) {
+    let alice = Scope::user("alice");
+    let mut stored = Vec::new();
+    for new in one_of_each(&alice) {
+        let kind = new.kind();
+        let w = store.put_record(new).await.unwrap();
+        assert!(w.inserted, "{kind}: a first put inserts");
+        assert_eq!(w.record.record_kind(), kind);
+        assert_eq!(w.record.scope(), &alice);
+        stored.push(w.record);
+    }
+    // A second put of the two keyed kinds lands on the first.
+    let again = store
+        .put_record(
+            NewPreference::new("theme", "light")
+                .with_scope(alice.clone())
+                .into(),
+        )
+        .await
+        .unwrap();
+    assert!(!again.inserted, "same scope and key: an update");
+    assert_eq!(again.record.id(), stored[0].id());
+    stored[0] = again.record;
+    let again = store
+        .put_record(
+            NewPattern::new("error_fix", "a context", "other")
+                .with_scope(alice.clone())
+                .into(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !again.inserted,
+        "same scope, type and context: one more success"
+    );
+    stored[2] = again.record;
+
+    for r in &stored {
+        let kind = r.record_kind();
+        let by_id = store
+            .get_record(&RecordKey::id(kind, r.id()))
+            .await
+            .unwrap();
+        assert_eq!(by_id.as_ref(), Some(r), "{kind} read back by id");
+        let listed = store
+            .get_records(kind, &[9_999_999, r.id(), r.id()])
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![r.clone()], "{kind}: once, missing left out");
+    }
+    let pref = RecordKey::Preference {
+        scope: alice.clone(),
+        key: "theme".into(),
+    };
+    assert_eq!(
+        store.get_record(&pref).await.unwrap().as_ref(),
+        Some(&stored[0])
+    );
+    let wider = RecordKey::Preference {
+        scope: Scope::default(),
+        key: "theme".into(),
+    };
+    assert_eq!(
+        store.get_record(&wider).await.unwrap(),
+        None,
+        "keys match the exact scope"
+    );
+
+    let queries = [
+        RecordQuery::Preferences {
+            scope: alice.clone(),
+            category: None,
+        },
+        RecordQuery::Projects {
+            scope: alice.clone(),
+            status: None,
+        },
+        RecordQuery::Patterns(PatternQuery::new(alice.clone(), 10)),
+        RecordQuery::LearningEvents(EventQuery {
+            scope: alice.clone(),
+            event_type: None,
+            since: None,
+            limit: 10,
+        }),
+        RecordQuery::Conversations {
+            scope: alice.clone(),
+            limit: 10,
+        },
+        RecordQuery::Decisions(DecisionQuery {
+            scope: alice.clone(),
+            agent_type: None,
+            with_outcome: None,
+            limit: 10,
+        }),
+    ];
+    for (q, r) in queries.iter().zip(&stored) {
+        assert_eq!(
+            store.list_records(q).await.unwrap(),
+            vec![r.clone()],
+            "{}",
+            q.kind()
+        );
+        let mut bob = q.clone();
+        match &mut bob {
+            RecordQuery::Preferences { scope, .. }
+            | RecordQuery::Projects { scope, .. }
+            | RecordQuery::Conversations { scope, .. } => *scope = Scope::user("bob"),
+            RecordQuery::Patterns(p) => p.scope = Scope::user("bob"),
+            RecordQuery::LearningEvents(e) => e.scope = Scope::user("bob"),
+            RecordQuery::Decisions(d) => d.scope = Scope::user("bob"),
+        }
+        assert!(
+            store.list_records(&bob).await.unwrap().is_empty(),
+            "{}: scoped",
+            q.kind()
+        );
+    }
+
+    // A change reaches only a record of its own kind.
+    let decision = stored[5].id();
+    let changed = store
+        .change_record(
+            decision,
+            RecordChange::DecisionOutcome {
+                outcome: "worked".into(),
+                reward: Reward::MAX,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.record_kind(), RecordKind::Decision);
+    let Record::Decision(d) = &changed else {
+        unreachable!()
+    };
+    assert_eq!(d.outcome.as_deref(), Some("worked"));
+    let absent = 9_999_999;
+    for change in [
+        RecordChange::TouchProject,
+        RecordChange::PatternOutcome {
+            outcome: PatternOutcome::Failure,
+        },
+        RecordChange::DecisionOutcome {
+            outcome: "x".into(),
+            reward: Reward::MIN,
+        },
+    ] {
+        let e = store.change_record(absent, change).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+    }
+    let bad = RecordChange::ProjectStatus {
+        status: String::new(),
+    };
+    let e = store.change_record(stored[1].id(), bad).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+
+    // Deletes remove exactly what they name; a second delete finds nothing.
+    let counts = store.stats().await.unwrap();
+    assert!(store.delete_record(&pref).await.unwrap());
+    assert!(!store.delete_record(&pref).await.unwrap());
+    for r in &stored[1..] {
+        let key = RecordKey::id(r.record_kind(), r.id());
+        assert!(
+            store.delete_record(&key).await.unwrap(),
+            "{}",
+            r.record_kind()
+        );
+        assert_eq!(store.get_record(&key).await.unwrap(), None);
+        assert!(!store.delete_record(&key).await.unwrap());
+    }
+    let after = store.stats().await.unwrap();
+    assert_eq!(
+        (
+            after.preferences,
+            after.projects,
+            after.patterns,
+            after.learning_events,
+            after.conversations,
+            after.decisions
+        ),
+        (
+            counts.preferences - 1,
+            counts.projects - 1,
+            counts.patterns - 1,
+            counts.learning_events - 1,
+            counts.conversations - 1,
+            counts.decisions - 1
+        )
+    );
 }
 
 /// Patterns count successes on re-store (the seed) and failures (beyond it).

@@ -117,3 +117,95 @@ proptest! {
         prop_assert_eq!(ok, v.len() == dim && v.iter().all(|x| x.is_finite()) && v.iter().any(|x| *x != 0.0));
     }
 }
+
+fn new_record_strategy() -> impl Strategy<Value = NewRecord> {
+    (scope_strategy(), "[a-z]{1,12}", 0usize..6).prop_map(|(scope, word, arm)| match arm {
+        0 => NewPreference::new(word, 1).with_scope(scope).into(),
+        1 => NewProject {
+            scope,
+            name: word,
+            ..Default::default()
+        }
+        .into(),
+        2 => NewPattern::new("t", word, "s").with_scope(scope).into(),
+        3 => NewLearningEvent {
+            scope,
+            event_type: "e".into(),
+            task_description: word,
+            outcome: "o".into(),
+            reward: Reward::NEUTRAL,
+            metadata: Metadata::new(),
+        }
+        .into(),
+        4 => NewConversation {
+            scope,
+            summary: word,
+            ..Default::default()
+        }
+        .into(),
+        _ => NewDecision {
+            scope,
+            agent_type: "a".into(),
+            context: word,
+            options: vec!["x".into()],
+            chosen_option: "x".into(),
+            ..Default::default()
+        }
+        .into(),
+    })
+}
+
+proptest! {
+    /// A new record becomes a record of its own kind and scope, and every typed view of
+    /// it unwraps only as that kind.
+    #[test]
+    fn new_records_keep_kind_and_scope(new in new_record_strategy(), ms in 0i64..1 << 40) {
+        let kind = new.kind();
+        let scope = match &new {
+            NewRecord::Preference(r) => r.scope.clone(),
+            NewRecord::Project(r) => r.scope.clone(),
+            NewRecord::Pattern(r) => r.scope.clone(),
+            NewRecord::LearningEvent(r) => r.scope.clone(),
+            NewRecord::Conversation(r) => r.scope.clone(),
+            NewRecord::Decision(r) => r.scope.clone(),
+        };
+        prop_assert!(new.validate().is_ok());
+        let json = serde_json::to_string(&new).unwrap();
+        prop_assert_eq!(serde_json::from_str::<NewRecord>(&json).unwrap(), new.clone());
+        let r = new.into_record(Timestamp::from_millis(ms));
+        prop_assert_eq!(r.record_kind(), kind);
+        prop_assert_eq!(r.scope(), &scope);
+        prop_assert_eq!(r.clone().into_type::<Preference>().is_ok(), kind == RecordKind::Preference);
+        prop_assert_eq!(r.clone().into_type::<Project>().is_ok(), kind == RecordKind::Project);
+        prop_assert_eq!(r.clone().into_type::<CodePattern>().is_ok(), kind == RecordKind::Pattern);
+        prop_assert_eq!(r.clone().into_type::<LearningEvent>().is_ok(), kind == RecordKind::LearningEvent);
+        prop_assert_eq!(r.clone().into_type::<ConversationSummary>().is_ok(), kind == RecordKind::Conversation);
+        prop_assert_eq!(r.into_type::<AgentDecision>().is_ok(), kind == RecordKind::Decision);
+    }
+
+    /// `order_by_ids` gives the present ids in the asked order, each once.
+    #[test]
+    fn records_come_back_in_id_order(
+        present in proptest::collection::btree_set(1i64..40, 0..20),
+        asked in proptest::collection::vec(1i64..40, 0..30),
+    ) {
+        let rows: Vec<Record> = present
+            .iter()
+            .rev()
+            .map(|&id| {
+                let mut r = NewRecord::from(NewConversation { summary: "s".into(), ..Default::default() })
+                    .into_record(Timestamp::from_millis(0));
+                if let Record::Conversation(c) = &mut r { c.id = id; }
+                r
+            })
+            .collect();
+        let got: Vec<RecordId> = order_by_ids(&asked, rows).iter().map(Record::id).collect();
+        let mut seen = std::collections::HashSet::new();
+        let want: Vec<RecordId> = asked
+            .iter()
+            .copied()
+            .filter(|id| present.contains(id) && seen.insert(*id))
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+}
