@@ -64,6 +64,11 @@ pub fn validate(config: &BrainConfig) -> Result<()> {
 #[tracing::instrument(skip_all, fields(data_dir = %config.data_dir.display()))]
 pub async fn open(config: BrainConfig) -> Result<Brain> {
     validate(&config)?;
+    open_checked(config).await
+}
+
+/// [`open`] for a configuration [`validate`] has passed.
+async fn open_checked(config: BrainConfig) -> Result<Brain> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| BrainError::io(&config.data_dir, e))?;
     let llm = configured_llm(&config)?;
     let embedder = configured_embedder(&config, llm.as_ref()).await?;
@@ -84,7 +89,8 @@ pub async fn open(config: BrainConfig) -> Result<Brain> {
         .embedder(embedder)
         .index(index)
         .short_term(short_term)
-        .splitter(Arc::new(ChunkSplitter));
+        .splitter(Arc::new(ChunkSplitter))
+        .embedder_pinned();
     if let Some(llm) = llm {
         builder = builder.llm(llm);
     }
@@ -106,7 +112,7 @@ pub async fn reindex(config: BrainConfig, progress: &dyn Progress) -> Result<Bra
         Brain::reembed(store.as_ref(), embedder.as_ref(), &config, progress).await?;
     }
     progress.start("updating the index", None);
-    let brain = open(config).await?;
+    let brain = open_checked(config).await?;
     brain.close().await?;
     progress.finish();
     Ok(brain)

@@ -152,6 +152,7 @@ pub struct BrainBuilder {
     recall_pipeline: Option<RecallPipeline>,
     config: BrainConfig,
     llm: Option<Arc<dyn llm_router::ModelRouter>>,
+    embedder_pinned: bool,
 }
 
 impl BrainBuilder {
@@ -205,14 +206,24 @@ impl BrainBuilder {
         self
     }
 
+    /// Says the caller has already pinned the embedder in the store ([`pin_embedder`]), as
+    /// a composition root does before it opens an index that depends on the embedder.
+    /// [`BrainBuilder::build`] then only reads the pin to check it, instead of writing it
+    /// a second time.
+    pub fn embedder_pinned(mut self) -> Self {
+        self.embedder_pinned = true;
+        self
+    }
+
     /// Short-term memory. Default: kept in this process.
     pub fn short_term(mut self, short_term: Arc<dyn ShortTermMemory>) -> Self {
         self.short_term = Some(short_term);
         self
     }
 
-    /// Checks the parts fit (the embedder is the one that wrote the stored vectors, the
-    /// index has its dimension), pins the embedder, and catches the index up.
+    /// Checks the parts fit (the configuration is valid, the embedder is the one that wrote
+    /// the stored vectors, the index has its dimension), pins the embedder (or, after
+    /// [`BrainBuilder::embedder_pinned`], checks the pin), and catches the index up.
     pub async fn build(self) -> Result<Brain> {
         self.config.validate()?;
         let store = self
@@ -225,7 +236,18 @@ impl BrainBuilder {
             .index
             .ok_or_else(|| BrainError::Config("the brain builder needs an index".into()))?;
         let info = embedder.info().clone();
-        pin_embedder(store.as_ref(), &info).await?;
+        if !self.embedder_pinned {
+            pin_embedder(store.as_ref(), &info).await?;
+        } else {
+            let pinned = store.embedder().await?;
+            if pinned.as_ref() != Some(&info) {
+                return Err(BrainError::Config(format!(
+                    "the builder was told embedder {} is pinned, but the store's pin is {}",
+                    info.model_id,
+                    pinned.map_or_else(|| "missing".to_owned(), |p| p.model_id)
+                )));
+            }
+        }
         if index.dimension() != info.dimension {
             return Err(BrainError::Config(format!(
                 "the index holds {}-dimensional vectors but the embedder {} writes {}",

@@ -511,3 +511,35 @@ async fn recall_many_answers_as_recall_does_one_by_one() {
         }
     }
 }
+
+/// A builder told the embedder is pinned checks the pin instead of writing it: a store
+/// without the pin, or with another model's, is refused; a store with it opens.
+#[tokio::test]
+async fn a_promised_pin_is_checked() {
+    let embedder = Arc::new(embed::HashingEmbedder::new(256).unwrap());
+    let build = |store| {
+        Brain::builder()
+            .store(store)
+            .embedder(embedder.clone())
+            .index(brain_engines::exact_index(256).unwrap())
+            .embedder_pinned()
+            .build()
+    };
+    let store = brain_engines::sqlite_in_memory().unwrap();
+    let Err(BrainError::Config(message)) = build(store.clone()).await else {
+        panic!("no pin, but the builder was told there is one");
+    };
+    assert!(message.contains("missing"), "{message}");
+    let other = memory_core::EmbedderInfo {
+        model_id: "another-model".into(),
+        dimension: 256,
+    };
+    store.pin_embedder(&other).await.unwrap();
+    assert!(matches!(build(store).await, Err(BrainError::Config(_))));
+
+    let store = brain_engines::sqlite_in_memory().unwrap();
+    brain::pin_embedder(store.as_ref(), embed::Embedder::info(embedder.as_ref()))
+        .await
+        .unwrap();
+    build(store).await.unwrap();
+}
