@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::error::{LlmError, Result};
 use crate::layers::open_stream;
 use crate::provider::{ChatStream, Provider, StreamEvent};
-use crate::registry::Registry;
+use crate::registry::{Capability, Registry};
 use crate::routing::{RouteRequest, RoutingDecision, RoutingTable, Target, TaskType};
 use futures_util::StreamExt;
 
@@ -298,7 +298,9 @@ impl Router {
     }
 
     /// The decision the table makes for `route` and this request: the context length is
-    /// raised to the request's own estimate first.
+    /// raised to the request's own estimate first. When none of the rule's deployments is
+    /// on a configured provider, the decision serves what is configured instead (see
+    /// [`Router::serve_configured`]).
     pub fn decide(
         &self,
         route: &RouteRequest,
@@ -306,7 +308,75 @@ impl Router {
     ) -> Result<RoutingDecision> {
         let mut route = *route;
         route.context_length = route.context_length.max(tokens_needed(request));
-        self.table.route(&route)
+        let decision = self.table.route(&route)?;
+        Ok(self.serve_configured(decision, route.task))
+    }
+
+    /// `decision` unchanged when any of its deployments is on a configured provider.
+    /// Otherwise (a local-only setup meeting a rule that names cloud models, say) its
+    /// candidates become the configured deployments that can do `task`, in this order:
+    /// first those the routing table names in its other rules, in table order, then the
+    /// registry's models, in registry order; the reason says so. Embeddings never fall
+    /// back (vectors of two models must not mix). With no configured provider that can
+    /// chat, the decision is unchanged and fails with the unconfigured providers named.
+    pub fn serve_configured(&self, decision: RoutingDecision, task: TaskType) -> RoutingDecision {
+        let configured = |t: &Target| self.providers.contains_key(&t.provider);
+        // Embeddings never change model behind the caller's back: stored vectors of two
+        // models must not mix.
+        if task == TaskType::Embedding || decision.candidates().any(configured) {
+            return decision;
+        }
+        // A model the registry does not know is taken on the table's word, unless it is
+        // the target of an embeddings rule.
+        let can = |t: &Target, rule_task: Option<TaskType>| match self.registry.get(t) {
+            Some(info) => info.capabilities.contains(&Capability::Chat),
+            None => rule_task != Some(TaskType::Embedding),
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut picked: Vec<Target> = Vec::new();
+        for rule in &self.table.rules {
+            let rule_task = match rule.when.tasks.as_slice() {
+                [only] => Some(*only),
+                _ => None,
+            };
+            for t in std::iter::once(&rule.target).chain(&rule.fallbacks) {
+                if configured(t) && can(t, rule_task) && seen.insert(t.clone()) {
+                    picked.push(t.clone());
+                }
+            }
+        }
+        for info in self.registry.models() {
+            let t = info.target();
+            if configured(&t)
+                && info.capabilities.contains(&Capability::Chat)
+                && seen.insert(t.clone())
+            {
+                picked.push(t);
+            }
+        }
+        let Some((target, fallbacks)) = picked.split_first() else {
+            return decision;
+        };
+        let named: Vec<String> = decision.candidates().map(Target::to_string).collect();
+        let reason = format!(
+            "{}; none of rule `{}`'s models ({}) is on a configured provider, so it falls back \
+             to the configured {}",
+            decision.reason,
+            decision.rule,
+            named.join(", "),
+            picked
+                .iter()
+                .map(Target::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        tracing::info!(target: "llm_router", rule = %decision.rule, served = %target, "rule's models not configured; falling back");
+        RoutingDecision {
+            rule: decision.rule,
+            target: target.clone(),
+            fallbacks: fallbacks.to_vec(),
+            reason,
+        }
     }
 
     /// Completes `request` with an explicit decision, for callers that reorder the

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use llm_router::providers::anthropic::AnthropicConfig;
 use llm_router::providers::ollama::OllamaConfig;
 use llm_router::providers::openai::OpenAiConfig;
+use llm_router::routing::{SEED_CLAUDE, SEED_LOCAL_MODEL};
 use llm_router::{
     Complexity, LlmConfig, LlmError, ProviderConfig, Resilience, RouteRequest, Router, StreamEvent,
     Target, TaskType, collect_stream,
@@ -1092,4 +1093,78 @@ mod suites {
         (s, model)
     }
     memory_core::text_model_suite!(model);
+}
+
+/// A local-only setup: complex reasoning names only cloud models, so it is served by the
+/// configured local deployments the table names elsewhere, in table order, and says so.
+#[tokio::test]
+async fn a_rule_with_no_configured_model_serves_what_is_configured() {
+    let s = Servers::start().await;
+    mount(
+        &s.ollama,
+        "POST",
+        "/api/chat",
+        ResponseTemplate::new(200).set_body_json(ollama_answer(SEED_LOCAL_MODEL, "local")),
+    )
+    .await;
+    let mut config = s.config(fast());
+    config
+        .providers
+        .retain(|p| matches!(p, ProviderConfig::Ollama(_)));
+    let router = config.build().unwrap();
+    let req = route(TaskType::Reasoning, Complexity::Complex);
+    let d = router.decide(&req, &prompt("why?")).unwrap();
+    assert_eq!(d.rule, "complex_reasoning");
+    assert_eq!(d.target, Target::new("ollama", SEED_LOCAL_MODEL));
+    assert!(
+        d.candidates().all(|t| t.provider == "ollama"),
+        "only configured deployments: {d:?}"
+    );
+    assert!(
+        d.candidates().all(|t| t.model != "nomic-embed-text"),
+        "an embedding model never serves a chat: {d:?}"
+    );
+    assert!(d.reason.contains("falls back"), "{}", d.reason);
+    let r = router.chat(&req, prompt("why?")).await.unwrap();
+    assert_eq!(r.served_by, Target::new("ollama", SEED_LOCAL_MODEL));
+    assert_eq!(r.completion.text, "local");
+
+    // A rule with a configured deployment keeps its own order.
+    let d = router
+        .decide(&route(TaskType::Chat, Complexity::Simple), &prompt("hi"))
+        .unwrap();
+    assert_eq!(d.rule, "default");
+    assert!(!d.reason.contains("falls back"));
+
+    // Embeddings never change model; with nothing configured nothing changes either.
+    let embed = router
+        .decide(
+            &route(TaskType::Embedding, Complexity::Simple),
+            &prompt("x"),
+        )
+        .unwrap();
+    assert_eq!(embed.target, Target::new("ollama", "nomic-embed-text"));
+    let mut none = s.config(fast());
+    none.providers
+        .retain(|p| matches!(p, ProviderConfig::Anthropic(_)));
+    let only_cloud = none.build().unwrap();
+    let d = only_cloud
+        .decide(&route(TaskType::Chat, Complexity::Simple), &prompt("hi"))
+        .unwrap();
+    assert_eq!(
+        d.candidates().cloned().collect::<Vec<_>>(),
+        vec![
+            Target::new("ollama", SEED_LOCAL_MODEL),
+            Target::new("anthropic", SEED_CLAUDE)
+        ],
+        "a configured fallback keeps the rule's own order (the unconfigured one is skipped)"
+    );
+    let only_ollama_rule = only_cloud
+        .decide(
+            &route(TaskType::Classification, Complexity::Simple),
+            &prompt("x"),
+        )
+        .unwrap();
+    assert_eq!(only_ollama_rule.target.provider, "anthropic");
+    assert!(only_ollama_rule.reason.contains("falls back"));
 }
