@@ -502,11 +502,17 @@ fn configured_providers(config: &BrainConfig) -> anyhow::Result<Vec<String>> {
 
 fn llm_route(ctx: &Ctx, a: &RouteArgs) -> anyhow::Result<()> {
     let config = ctx.config()?;
-    let decision = config
+    let request = route_request(a);
+    let mut decision = config
         .llm
         .table()
-        .route(&route_request(a))
+        .route(&request)
         .map_err(BrainError::from)?;
+    if config.llm.is_configured() {
+        // What a call would really be sent to, when the rule names no configured model.
+        let router = config.llm.build().map_err(BrainError::from)?;
+        decision = router.serve_configured(decision, request.task);
+    }
     let configured = configured_providers(config)?;
     let mark = |t: &brain::llm_router::Target| {
         if configured.contains(&t.provider) {
@@ -599,7 +605,10 @@ async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
     if a.stream && !ctx.global.json {
         use futures_util::StreamExt as _;
         use std::io::Write as _;
-        let routed = brain.complete_stream(&route, request).await?;
+        let routed = match a.model.clone() {
+            Some(target) => brain.complete_stream_on(target, request).await?,
+            None => brain.complete_stream(&route, request).await?,
+        };
         let mut stream = routed.stream;
         let mut stdout = std::io::stdout();
         while let Some(event) = stream.next().await {
@@ -623,9 +632,12 @@ async fn llm_ask(ctx: &Ctx, a: AskArgs) -> anyhow::Result<()> {
         brain.close().await?;
         return Ok(());
     }
-    let completed = brain.complete(&route, request).await?;
+    let routed = match a.model.clone() {
+        Some(target) => brain.complete_on(target, request).await?,
+        None => brain.complete(&route, request).await?.routed,
+    };
     brain.close().await?;
-    let routed = &completed.routed;
+    let routed = &routed;
     let failed: Vec<String> = routed
         .attempts
         .iter()

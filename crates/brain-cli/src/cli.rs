@@ -367,6 +367,17 @@ fn parse_task(s: &str) -> Result<brain::llm_router::TaskType, String> {
         .map_err(|e: brain::llm_router::LlmError| e.to_string())
 }
 
+fn parse_target(s: &str) -> Result<brain::llm_router::Target, String> {
+    match s.split_once('/') {
+        Some((provider, model)) if !provider.trim().is_empty() && !model.trim().is_empty() => {
+            Ok(brain::llm_router::Target::new(provider, model))
+        }
+        _ => Err(format!(
+            "`{s}` is not provider/model (e.g. ollama/llama3.1:8b); `brain llm models` lists them"
+        )),
+    }
+}
+
 fn parse_complexity(s: &str) -> Result<brain::llm_router::Complexity, String> {
     s.parse()
         .map_err(|e: brain::llm_router::LlmError| e.to_string())
@@ -380,6 +391,10 @@ pub struct AskArgs {
     /// How to route it.
     #[command(flatten)]
     pub route: RouteArgs,
+    /// Ask this deployment (`provider/model`, e.g. `ollama/llama3.1:8b`) instead of
+    /// routing: no fallback, nothing learned.
+    #[arg(long, value_name = "PROVIDER/MODEL", value_parser = parse_target)]
+    pub model: Option<brain::llm_router::Target>,
     /// A system prompt.
     #[arg(long)]
     pub system: Option<String>,

@@ -232,6 +232,11 @@ pub fn hint(
                     ));
                 }
                 BrainError::Llm(brain::llm_router::LlmError::NotConfigured) => return None,
+                BrainError::Llm(e) if e.to_string().contains("is not configured") => {
+                    return Some(
+                        "add that provider to [llm] providers in the configuration, or name a configured model with --model; `brain llm models` lists the configured providers".into(),
+                    );
+                }
                 BrainError::Llm(_) => {
                     return Some(
                         "check that the provider's server is running and its key is set; `brain llm route` shows where the task was sent".into(),

@@ -284,3 +284,83 @@ fn distill_groups_patterns_offline_and_needs_a_provider_for_llm() {
     b.run(&["distill", "--llm"])
         .fails(6, "no LLM provider is configured");
 }
+
+/// With only Ollama configured, a task whose rule names cloud models is served locally
+/// (and `llm route` shows it); `--model` asks a named deployment; `--json` gives the
+/// latency in milliseconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_only_setup_serves_every_task_and_model_names_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "llama3.1:8b", "created_at": "2025-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": "local answer"},
+            "done": true, "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 2
+        })))
+        .mount(&server)
+        .await;
+    let b = TestBrain::new();
+    let config = config_file(&b, &server.uri());
+    let (route, ask, named, unknown) = tokio::task::spawn_blocking(move || {
+        let hard = ["--task", "reasoning", "--complexity", "complex"];
+        let route = b.run(&[&["--json", "--config", &config, "llm", "route"], &hard[..]].concat());
+        let ask = b.run(
+            &[
+                &["--json", "--config", &config, "llm", "ask"],
+                &hard[..],
+                &["why?"],
+            ]
+            .concat(),
+        );
+        let named = b.run(&[
+            "--config",
+            &config,
+            "llm",
+            "ask",
+            "--model",
+            "ollama/qwen3:4b",
+            "hi",
+        ]);
+        let unknown = b.run(&[
+            "--config",
+            &config,
+            "llm",
+            "ask",
+            "--model",
+            "openai/gpt-4o",
+            "hi",
+        ]);
+        (route, ask, named, unknown)
+    })
+    .await
+    .unwrap();
+    let route = route.json();
+    assert_eq!(route["rule"], "complex_reasoning");
+    assert_eq!(route["candidates"][0]["provider"], "ollama");
+    assert_eq!(route["candidates"][0]["configured"], true);
+    assert!(
+        route["reason"].as_str().unwrap().contains("falls back"),
+        "{route}"
+    );
+    let ask = ask.json();
+    assert_eq!(ask["completion"]["text"], "local answer");
+    assert!(ask["completion"]["latency_ms"].is_u64(), "{ask}");
+    assert_eq!(named.ok().trim(), "local answer");
+    let sent = server.received_requests().await.unwrap();
+    let models: Vec<String> = sent
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["model"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(models, ["llama3.1:8b", "qwen3:4b"]);
+    unknown.fails(6, "provider `openai` is not configured");
+    assert!(
+        unknown.stderr.contains("--model"),
+        "the hint names the way out: {unknown:?}"
+    );
+}

@@ -852,6 +852,29 @@ impl Brain {
         Ok(router.chat_stream_with(decision, request).await?)
     }
 
+    /// Completes `request` on the one deployment the caller names, with no routing, no
+    /// fallback and nothing learned: for trying a model, or a surface's `--model`.
+    pub async fn complete_on(
+        &self,
+        target: llm_router::Target,
+        request: CompletionRequest,
+    ) -> Result<llm_router::Routed> {
+        Ok(self.llm()?.chat_with(named_model(target), request).await?)
+    }
+
+    /// Streams the answer of the one deployment the caller names (see
+    /// [`Brain::complete_on`]).
+    pub async fn complete_stream_on(
+        &self,
+        target: llm_router::Target,
+        request: CompletionRequest,
+    ) -> Result<llm_router::RoutedStream> {
+        Ok(self
+            .llm()?
+            .chat_stream_with(named_model(target), request)
+            .await?)
+    }
+
     /// Teaches the routing bandit the outcome of a [`Brain::complete`] answer: `reward`
     /// in [-1, 1], net of the call's cost and latency.
     pub async fn learn_route(&self, completed: &Completed, reward: Reward) -> Result<()> {
@@ -869,6 +892,16 @@ impl Brain {
             r,
         )
         .await
+    }
+}
+
+/// The decision for a deployment the caller named.
+fn named_model(target: llm_router::Target) -> llm_router::RoutingDecision {
+    llm_router::RoutingDecision {
+        rule: "named".to_owned(),
+        reason: format!("the caller named {target}"),
+        target,
+        fallbacks: Vec::new(),
     }
 }
 

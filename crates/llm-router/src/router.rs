@@ -82,7 +82,8 @@ pub struct DeploymentStats {
     pub output_tokens: u64,
     /// US dollars of answered calls.
     pub cost_usd: f64,
-    /// Wall time of answered calls.
+    /// Wall time of answered calls; `latency_ms` in JSON.
+    #[serde(rename = "latency_ms", with = "memory_core::duration_ms")]
     pub latency: Duration,
 }
 

@@ -86,4 +86,4 @@ pub use records::{
     Reward, validate_policy,
 };
 pub use scope::{Metadata, MetadataCondition, Scope};
-pub use time::Timestamp;
+pub use time::{Timestamp, duration_ms};

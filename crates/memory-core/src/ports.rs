@@ -630,7 +630,8 @@ pub struct Completion {
     pub finish_reason: FinishReason,
     /// Tokens used.
     pub usage: Usage,
-    /// Wall time of the call.
+    /// Wall time of the call; `latency_ms` in JSON.
+    #[serde(rename = "latency_ms", with = "crate::time::duration_ms")]
     pub latency: Duration,
 }
 

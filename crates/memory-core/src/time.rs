@@ -119,3 +119,21 @@ mod tests {
         );
     }
 }
+
+/// Serde for a [`Duration`] as whole milliseconds, the one way durations appear in JSON
+/// (`#[serde(with = "memory_core::duration_ms")]`). Sub-millisecond parts are dropped.
+pub mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `d` as milliseconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Reads milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
