@@ -16,10 +16,10 @@ use serde_json::{Map, Value, json};
 
 use crate::batch;
 use crate::cli::{
-    AskArgs, Command, ConversationCommand, DecisionCommand, DistillArgs, EventArgs, EventsArgs,
-    FeedbackArgs, FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand, ModelCommand,
-    PatternCommand, PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs, RecommendArgs,
-    RememberArgs, RouteArgs, ScopeArgs, ServeArgs, TokenCommand, TokenNewArgs,
+    AskArgs, Command, ConfigCommand, ConversationCommand, DecisionCommand, DistillArgs, EventArgs,
+    EventsArgs, FeedbackArgs, FilterArgs, ForgetArgs, GlobalArgs, IngestArgs, LlmCommand,
+    ModelCommand, PatternCommand, PrefCommand, ProjectCommand, PruneArgs, ReasonArgs, RecallArgs,
+    RecommendArgs, RememberArgs, RouteArgs, ScopeArgs, ServeArgs, TokenCommand, TokenNewArgs,
 };
 use crate::exit::{CliError, Exit};
 use crate::output::{self, Out};
@@ -68,7 +68,8 @@ impl Ctx {
         if let Some(c) = self.config.get() {
             return Ok(c);
         }
-        let mut config = BrainConfig::load(self.global.config.as_deref())?;
+        let loaded = self.loaded()?;
+        let mut config = loaded.config;
         if let Some(dir) = &self.global.data_dir {
             config.data_dir = dir.clone();
         }
@@ -76,6 +77,16 @@ impl Ctx {
         brain_engines::validate(&config)?;
         tracing::debug!(?config, "configuration");
         Ok(self.config.get_or_init(|| config))
+    }
+
+    /// The configuration as loaded, with its sources; warns about misspelt `BRAIN_*`
+    /// variables.
+    fn loaded(&self) -> anyhow::Result<brain::config::Loaded> {
+        let loaded = BrainConfig::load_explained(self.global.config.as_deref(), std::env::vars())?;
+        for w in &loaded.warnings {
+            self.out.note(format!("brain: warning: {w}"));
+        }
+        Ok(loaded)
     }
 
     /// Opens the configured brain, fetching the default model first when it is missing.
@@ -221,6 +232,7 @@ pub(crate) async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> 
         Command::Llm(LlmCommand::Route(a)) => llm_route(ctx, &a),
         Command::Llm(LlmCommand::Ask(a)) => llm_ask(ctx, a).await,
         Command::Llm(LlmCommand::Models) => llm_models(ctx),
+        Command::Config(c) => config_command(ctx, &c),
         Command::Reason(a) => reason(ctx, a).await,
         Command::Feedback(a) => feedback(ctx, a).await,
         Command::Recommend(a) => recommend(ctx, a).await,
@@ -498,6 +510,76 @@ fn configured_providers(config: &BrainConfig) -> anyhow::Result<Vec<String>> {
         names.push(p.build(&http).map_err(BrainError::from)?.name().to_owned());
     }
     Ok(names)
+}
+
+fn config_command(ctx: &Ctx, c: &ConfigCommand) -> anyhow::Result<()> {
+    use brain::config::{KEYS, Source, default_config_file};
+    match c {
+        ConfigCommand::Show => {
+            let mut loaded = ctx.loaded()?;
+            if let Some(dir) = &ctx.global.data_dir {
+                loaded.config.data_dir = dir.clone();
+                loaded.sources.insert(
+                    "data_dir",
+                    Source::Flag {
+                        flag: "--data-dir".into(),
+                    },
+                );
+            }
+            brain_engines::validate(&loaded.config)?;
+            let entries = loaded.entries();
+            ctx.out.either(
+                &json!({ "file": loaded.file, "values": entries }),
+                || {
+                    let mut lines = vec![format!(
+                        "# file: {}",
+                        loaded
+                            .file
+                            .as_ref()
+                            .map_or_else(|| "none".to_owned(), |f| f.display().to_string())
+                    )];
+                    for e in &entries {
+                        let value = match (&e.value, e.secret) {
+                            (_, true) => "(set, not shown)".to_owned(),
+                            (Some(v), _) => v.to_string(),
+                            (None, _) => "(unset)".to_owned(),
+                        };
+                        lines.push(format!("{} = {value}    # {}", e.key, e.source));
+                    }
+                    lines
+                },
+            )
+        }
+        ConfigCommand::Keys => ctx.out.either(
+            &KEYS
+                .iter()
+                .map(|k| json!({"key": k.key, "env": k.env.then(|| k.env_var()), "meaning": k.meaning}))
+                .collect::<Vec<_>>(),
+            || {
+                KEYS.iter()
+                    .map(|k| {
+                        let var = if k.env {
+                            k.env_var()
+                        } else {
+                            "(file only)".to_owned()
+                        };
+                        format!("{:<40} {:<44} {}", k.key, var, k.meaning)
+                    })
+                    .collect()
+            },
+        ),
+        ConfigCommand::Path => {
+            let path = default_config_file();
+            let exists = path.as_ref().is_some_and(|p| p.is_file());
+            ctx.out.either(&json!({ "path": path, "exists": exists }), || {
+                vec![match &path {
+                    Some(p) if exists => p.display().to_string(),
+                    Some(p) => format!("{} (does not exist)", p.display()),
+                    None => "(no configuration directory on this platform)".to_owned(),
+                }]
+            })
+        }
+    }
 }
 
 fn llm_route(ctx: &Ctx, a: &RouteArgs) -> anyhow::Result<()> {

@@ -20,9 +20,10 @@ Exit codes:
   5  conflict (e.g. the brain was written by another embedder: run `brain reindex`)
   6  unavailable (store locked or busy, directory unwritable, model fetch failed)
 
-Configuration: defaults, then the TOML file (--config or $BRAIN_CONFIG), then BRAIN_*
-variables (BRAIN_DATA_DIR, BRAIN_EMBEDDER__KIND=hashing, BRAIN_RECALL__K, ...), then
---data-dir. Logs go to stderr, filtered by RUST_LOG (default: warn; -v info, -vv debug).";
+Configuration: defaults, then the TOML file (--config, $BRAIN_CONFIG, or else
+~/.config/brain/config.toml when it exists), then BRAIN_* variables (BRAIN_DATA_DIR,
+BRAIN_EMBEDDER__KIND=hashing, BRAIN_RECALL__K, ...), then --data-dir. `brain config keys`
+lists every key; `brain config show` shows the values in effect and where each came from. Logs go to stderr, filtered by RUST_LOG (default: warn; -v info, -vv debug).";
 
 /// Persistent memory for AI agents: remember, recall, forget, and learn from outcomes.
 ///
@@ -129,6 +130,9 @@ pub enum Command {
     Conversation(ConversationCommand),
     /// What the brain holds: counts, index and embedder.
     Stats,
+    /// The configuration: the effective values and where each came from, or every key.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Add files and directories (recursively) to the documentation collection: markdown
     /// split at headings, source code at functions, each chunk a `doc_chunk` memory.
     /// Re-ingesting replaces changed files and drops removed ones; `.gitignore` is
@@ -326,6 +330,20 @@ pub struct RecommendArgs {
     /// Whose patterns count.
     #[command(flatten)]
     pub scope: ScopeArgs,
+}
+
+/// `brain config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every key's effective value and where it came from (default, the file, a BRAIN_*
+    /// variable, --data-dir); secrets are never shown. Also names the file read.
+    Show,
+    /// Every key: its environment variable, whether the file alone can set it, and what
+    /// it means (with its default).
+    Keys,
+    /// The default configuration file's path (read when --config and BRAIN_CONFIG are
+    /// not given and it exists).
+    Path,
 }
 
 /// `brain llm`.

@@ -28,7 +28,11 @@
 //! Environment overrides use the key path with `__` between levels:
 //! `BRAIN_DATA_DIR`, `BRAIN_EMBEDDER__KIND`, `BRAIN_RECALL__K`,
 //! `BRAIN_RECALL__WEIGHTS__OUTCOME`, … (`BRAIN_MODEL_DIR` is also honoured, as the
-//! `embed` crate does). Unknown keys in the file are errors, so a typo is never ignored.
+//! `embed` crate does). Unknown keys in the file are errors, so a typo is never ignored; a
+//! `BRAIN_*` variable that looks like a misspelt key is a warning ([`Loaded::warnings`]).
+//! [`KEYS`] lists every key with its meaning; without a file named, the default file
+//! ([`default_config_file`], `~/.config/brain/config.toml` on Linux) is read when it
+//! exists.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +41,7 @@ use figment::providers::{Format, Serialized, Toml};
 use memory_core::{RecallWeights, WindowLimit};
 use serde::{Deserialize, Serialize};
 
+pub use crate::config_keys::{ConfigKey, ConfigValue, KEYS, Loaded, Source, default_config_file};
 use crate::error::{BrainError, Result};
 
 /// Everything a brain is opened with.
@@ -427,77 +432,38 @@ pub enum DurabilityConfig {
     Full,
 }
 
-/// The keys environment variables may set (`BRAIN_` + the key, `__` between levels).
-const ENV_KEYS: &[&str] = &[
-    "data_dir",
-    "durability",
-    "embedder.kind",
-    "embedder.model_dir",
-    "embedder.dimension",
-    "recall.k",
-    "recall.depth",
-    "recall.weights.rrf_k",
-    "recall.weights.keyword",
-    "recall.weights.vector",
-    "recall.weights.feedback",
-    "recall.feedback_docs",
-    "recall.feedback_terms",
-    "recall.speaker_boost",
-    "threads.enabled",
-    "threads.previous",
-    "threads.next",
-    "recall.weights.importance",
-    "recall.weights.recency",
-    "recall.weights.recency_half_life_days",
-    "recall.weights.outcome",
-    "index.m",
-    "index.ef_construction",
-    "index.ef_search",
-    "index.snapshot_every",
-    "context.max_messages",
-    "context.max_tokens",
-    "ingest.max_chunk_chars",
-    "ingest.max_file_bytes",
-    "llm.local_model",
-    "llm.connect_timeout_secs",
-    "llm.resilience.timeout_secs",
-    "llm.resilience.first_token_secs",
-    "llm.resilience.between_tokens_secs",
-    "llm.resilience.max_retries",
-    "llm.resilience.base_delay_ms",
-    "llm.resilience.max_delay_ms",
-    "llm.resilience.max_retry_after_secs",
-    "llm.resilience.breaker_failures",
-    "llm.resilience.breaker_cooldown_secs",
-    "learning.route_llm",
-    "learning.explore",
-    "learning.cost_weight",
-    "learning.latency_weight",
-    "distill.auto_after",
-    "store.kind",
-    "store.url",
-    "store.pool_size",
-    "store.schema",
-    "short_term.kind",
-    "short_term.url",
-    "short_term.prefix",
-    "serve.max_body_bytes",
-    "serve.request_timeout_secs",
-    "serve.shutdown_grace_secs",
-];
-
 impl BrainConfig {
-    /// Defaults, then `file` if given (it must exist), then the environment.
+    /// Defaults, then `file` if given (it must exist) or else the default file
+    /// ([`default_config_file`]) if there is one, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self> {
-        Self::load_with_env(file, std::env::vars())
+        Self::load_explained(file, std::env::vars()).map(|l| l.config)
     }
 
-    /// Like [`BrainConfig::load`] with the environment given explicitly (for tests).
+    /// Like [`BrainConfig::load`], and says where each value came from and which
+    /// `BRAIN_*` variables were not understood.
+    pub fn load_explained(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded> {
+        let default = default_config_file().filter(|f| f.is_file());
+        Self::load_from(file.or(default.as_deref()), env)
+    }
+
+    /// Like [`BrainConfig::load`] with the environment given explicitly and no default
+    /// file (for tests).
     pub fn load_with_env(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self> {
+        Self::load_from(file, env).map(|l| l.config)
+    }
+
+    fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded> {
         let mut fig = Figment::from(Serialized::defaults(BrainConfig::default()));
+        let mut sources = std::collections::BTreeMap::new();
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(BrainError::Config(format!(
@@ -506,31 +472,59 @@ impl BrainConfig {
                 )));
             }
             fig = fig.merge(Toml::file_exact(path));
+            for key in crate::config_keys::keys_in_file(path) {
+                sources.insert(
+                    key,
+                    Source::File {
+                        path: path.to_owned(),
+                    },
+                );
+            }
         }
         // Read from the given pairs (not figment's `Env`, which reads the process
-        // environment) so that tests can pass their own; only known keys are taken, as
-        // other `BRAIN_*` variables belong to other tools.
+        // environment) so that tests can pass their own. Only known keys are taken; a
+        // variable that looks like a misspelt key is a warning, and other `BRAIN_*`
+        // variables belong to other tools.
         let vars: Vec<(String, String)> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("BRAIN_"))
             .collect();
         let mut dict = figment::value::Dict::new();
+        let mut from_env = std::collections::BTreeMap::new();
+        let mut warnings = Vec::new();
         for (k, v) in &vars {
-            let key = k["BRAIN_".len()..].to_ascii_lowercase().replace("__", ".");
-            if ENV_KEYS.contains(&key.as_str()) {
-                let value = env_value(v);
-                dict.insert(key, value);
+            match crate::config_keys::key_of_var(k) {
+                Some(key) => {
+                    dict.insert(key.to_owned(), env_value(v));
+                    from_env.insert(key, k.clone());
+                    sources.insert(key, Source::Env { var: k.clone() });
+                }
+                None => warnings.extend(crate::config_keys::unknown_var(k)),
             }
         }
         fig = fig.merge(Serialized::defaults(unflatten(dict)));
         if let Some((_, dir)) = vars.iter().find(|(k, _)| k == "BRAIN_MODEL_DIR") {
             fig = fig.merge(Serialized::default("embedder.model_dir", dir.clone()));
+            if !from_env.contains_key("embedder.model_dir") {
+                sources.insert(
+                    "embedder.model_dir",
+                    Source::Env {
+                        var: "BRAIN_MODEL_DIR".to_owned(),
+                    },
+                );
+            }
         }
-        let config: BrainConfig = fig
-            .extract()
-            .map_err(|e| BrainError::Config(e.to_string()))?;
+        let config: BrainConfig = fig.extract().map_err(|e| {
+            let what = crate::config_keys::explain(e, &from_env, file);
+            BrainError::Config(what)
+        })?;
         config.validate()?;
-        Ok(config)
+        Ok(Loaded {
+            config,
+            file: file.map(Path::to_owned),
+            sources,
+            warnings,
+        })
     }
 
     /// Rejects values no brain can run with.
@@ -768,5 +762,81 @@ mod tests {
         assert!(e.to_string().contains("does not exist"), "{e}");
         let e = BrainConfig::load_with_env(None, env(&[("BRAIN_RECALL__K", "many")])).unwrap_err();
         assert!(matches!(e, BrainError::Config(_)), "{e}");
+    }
+
+    /// Bad values are told in the key's terms: the key, the value, where it came from and
+    /// what it must be; never a source path of this crate or a Rust type name.
+    #[test]
+    fn bad_values_are_explained_in_user_terms() {
+        let e = BrainConfig::load_with_env(None, env(&[("BRAIN_RECALL__K", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("recall.k (from BRAIN_RECALL__K)"), "{e}");
+        assert!(e.contains("\"many\""), "{e}");
+        assert!(e.contains("a whole number of 0 or more"), "{e}");
+        assert!(!e.contains("usize") && !e.contains(".rs"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("brain.toml");
+        std::fs::write(&f, "[recall]\nkk = 1\n").unwrap();
+        let e = BrainConfig::load_with_env(Some(&f), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown key `recall.kk`"), "{e}");
+        assert!(e.contains("did you mean `recall.k`?"), "{e}");
+        std::fs::write(&f, "[embedder]\nkind = \"gpt\"\n").unwrap();
+        let e = BrainConfig::load_with_env(Some(&f), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`gpt` is not one of `bert`, `hashing`, `llm`"),
+            "{e}"
+        );
+        assert!(e.contains("brain.toml"), "names the file: {e}");
+    }
+
+    /// Each value says where it came from; a misspelt variable is a warning.
+    #[test]
+    fn sources_and_warnings_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("brain.toml");
+        std::fs::write(&f, "[recall]\nk = 7\ndepth = 50\n").unwrap();
+        let loaded = BrainConfig::load_from(
+            Some(&f),
+            env(&[
+                ("BRAIN_RECALL__DEPTH", "60"),
+                ("BRAIN_RECAL__K", "3"),
+                ("BRAIN_STORE__URL", "postgres://u:secret@db/brain"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.recall.k, 7);
+        assert_eq!(loaded.config.recall.depth, 60);
+        assert_eq!(loaded.sources["recall.k"], Source::File { path: f.clone() });
+        assert_eq!(
+            loaded.sources["recall.depth"],
+            Source::Env {
+                var: "BRAIN_RECALL__DEPTH".into()
+            }
+        );
+        assert!(!loaded.sources.contains_key("index.m"));
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("did you mean BRAIN_RECALL__K?"));
+        let entries = loaded.entries();
+        assert_eq!(entries.len(), KEYS.len());
+        let k = entries.iter().find(|e| e.key == "recall.k").unwrap();
+        assert_eq!(k.value, Some(serde_json::json!(7)));
+        let url = entries.iter().find(|e| e.key == "store.url").unwrap();
+        assert!(url.secret && url.value.is_none(), "{url:?}");
+        let m = entries.iter().find(|e| e.key == "index.m").unwrap();
+        assert_eq!(
+            (m.value.clone(), &m.source),
+            (Some(serde_json::json!(16)), &Source::Default)
+        );
+        let shown = serde_json::to_string(&entries).unwrap();
+        assert!(
+            !shown.contains("u:secret"),
+            "no credential is ever shown: {shown}"
+        );
     }
 }

@@ -63,6 +63,7 @@
 
 mod brain;
 pub mod config;
+mod config_keys;
 mod distilling;
 mod error;
 mod ingest;

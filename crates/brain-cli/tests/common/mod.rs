@@ -30,7 +30,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -101,6 +101,8 @@ impl TestBrain {
         }
         // Through the environment, so that a test can still pass --data-dir.
         c.env("BRAIN_DATA_DIR", self.data()).arg("--offline");
+        // The default configuration file is looked up here, not in the user's home.
+        c.env("XDG_CONFIG_HOME", self.path("xdg-config"));
         c.stdin(Stdio::null());
         c
     }
