@@ -461,8 +461,11 @@ async fn feedback(ctx: &Ctx, a: FeedbackArgs) -> anyhow::Result<()> {
                 "reward {:+.2} (rating {:+.2} from {source}{why})",
                 learned.reward, learned.rating
             )];
-            if let Some(p) = &learned.preference {
-                lines.push(format!("stored learned preference {}", p.key));
+            if let Some(m) = &learned.learned {
+                lines.push(format!(
+                    "remembered what it taught as {} ({})",
+                    m.id, m.kind
+                ));
             }
             if let Some(o) = &learned.outcome {
                 lines.push(format!(

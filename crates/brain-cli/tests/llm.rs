@@ -149,11 +149,15 @@ fn feedback_and_recommend_work_without_an_llm() {
         .json();
     assert_eq!(learned["source"], "offline");
     assert!(learned["reward"].as_f64().unwrap() > 0.5, "{learned}");
-    assert!(
-        learned["preference"]["key"]
-            .as_str()
-            .unwrap()
-            .starts_with("feedback_")
+    assert_eq!(
+        learned["learned"]["kind"], "learned_preference",
+        "{learned}"
+    );
+    let prefs = b.run(&["--json", "pref", "list"]).json();
+    assert_eq!(
+        prefs.as_array().map(Vec::len),
+        Some(0),
+        "not a setting: {prefs}"
     );
 
     let did = b

@@ -411,7 +411,7 @@ impl Api {
                 policies: o.policies,
                 pattern_id: o.pattern,
             }),
-            preference: learned.preference.as_ref().map(Into::into),
+            learned: learned.learned.as_ref().map(Into::into),
         })
     }
 

@@ -581,9 +581,10 @@ pub struct FeedbackOut {
     /// The decision's outcome, when a decision was named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<OutcomeOut>,
-    /// The learned preference stored, when the feedback was clearly positive.
+    /// What clearly positive feedback taught, kept as a memory of kind
+    /// `learned_preference` (recallable, apart from the user's preferences).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preference: Option<PreferenceOut>,
+    pub learned: Option<MemoryOut>,
 }
 
 /// Rank options by what worked before.

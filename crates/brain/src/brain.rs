@@ -25,9 +25,15 @@ pub const PATTERN_KIND: &str = "code_pattern";
 /// Most memories written in one store transaction by the bulk operations.
 pub(crate) const BATCH: usize = 256;
 
+/// The kind of the memories the brain keeps of what clearly positive feedback taught
+/// ([`Brain::learn_from_feedback`]): recallable by meaning, and apart from the user's own
+/// preferences.
+pub const LEARNED_KIND: &str = "learned_preference";
+
 /// Kinds the brain writes and reads back itself; callers cannot write them, so a link
-/// such as a pattern memory's `pattern_id` is only ever the brain's own.
-pub const RESERVED_KINDS: &[&str] = &[PATTERN_KIND];
+/// such as a pattern memory's `pattern_id` is only ever the brain's own, and a learned
+/// preference is only ever what feedback taught.
+pub const RESERVED_KINDS: &[&str] = &[PATTERN_KIND, LEARNED_KIND];
 
 /// Most bytes one neighbouring memory adds to a thread memory's context (and to the text
 /// it is embedded from): a long neighbour is cut, never the memory itself.
@@ -513,7 +519,11 @@ impl Brain {
 
     /// `PutMemory` and `PutEmbedding` for each memory (which has its id), embedded from
     /// `texts` as [`embed_blended`] does.
-    async fn put_ops(&self, memories: &[NewMemory], texts: &[String]) -> Result<Vec<WriteOp>> {
+    pub(crate) async fn put_ops(
+        &self,
+        memories: &[NewMemory],
+        texts: &[String],
+    ) -> Result<Vec<WriteOp>> {
         let own: Vec<String> = memories.iter().map(|m| m.content.clone()).collect();
         let vectors = embed_blended(self.embedder.as_ref(), &own, texts).await?;
         let mut ops = Vec::with_capacity(memories.len() * 2 + 1);

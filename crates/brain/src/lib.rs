@@ -81,8 +81,9 @@ pub mod transfer;
 pub use {distill, llm_router, memory_core, reasoning, rl};
 
 pub use brain::{
-    Brain, BrainBuilder, BrainStats, MAX_CONTEXT_BYTES, MAX_NEIGHBOUR_BYTES, PATTERN_KIND,
-    PatternMatch, PruneRule, RESERVED_KINDS, RecallHit, RecallMode, RecallQuery, pin_embedder,
+    Brain, BrainBuilder, BrainStats, LEARNED_KIND, MAX_CONTEXT_BYTES, MAX_NEIGHBOUR_BYTES,
+    PATTERN_KIND, PatternMatch, PruneRule, RESERVED_KINDS, RecallHit, RecallMode, RecallQuery,
+    pin_embedder,
 };
 pub use config::BrainConfig;
 pub use error::{BrainError, Result};

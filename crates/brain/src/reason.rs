@@ -26,8 +26,9 @@
 
 use llm_router::{Complexity, RouteRequest, TaskType};
 use memory_core::{
-    CompletionRequest, DecisionQuery, LearningEvent, Metadata, NewDecision, NewLearningEvent,
-    NewPreference, Preference, Record, RecordId, RecordWrite, Reward, Scope, WriteOp, WriteOutcome,
+    CompletionRequest, DecisionQuery, LearningEvent, Memory, MemoryId, MemoryKind, Metadata,
+    NewDecision, NewLearningEvent, NewMemory, Record, RecordId, RecordWrite, Reward, Scope,
+    WriteOp, WriteOutcome,
 };
 use reasoning::{
     Attempt, CodeQuality, OptionEvaluation, ReasoningInput, RewardBreakdown, RewardSignals, Step,
@@ -179,8 +180,9 @@ pub struct FeedbackLearned {
     pub breakdown: RewardBreakdown,
     /// The learning event recorded.
     pub event: LearningEvent,
-    /// The learned preference stored (reward above 0.5).
-    pub preference: Option<Preference>,
+    /// What the feedback taught, kept as a memory of kind [`crate::LEARNED_KIND`]
+    /// (reward above 0.5), apart from the user's preferences.
+    pub learned: Option<Memory>,
     /// What the decision's outcome taught, when a decision was named.
     pub outcome: Option<OutcomeLearned>,
 }
@@ -394,18 +396,27 @@ impl Brain {
             metadata,
         })];
         if reward.get() > 0.5 {
-            let key = format!("feedback_{}", memory_core::Timestamp::now().as_millis());
-            let pref = NewPreference::new(
-                key,
-                serde_json::json!({"context": req.task_context, "feedback": req.feedback}),
-            )
+            // What worked is kept as a memory of its own kind, recallable by meaning,
+            // never among the user's settings.
+            let learned = NewMemory::new(format!(
+                "Feedback on \"{}\": {}",
+                memory_core::validate::preview(&req.task_context),
+                req.feedback
+            ))
+            .with_kind(MemoryKind::new(crate::brain::LEARNED_KIND)?)
             .with_scope(req.scope.clone())
-            .with_category("learned");
-            pref.validate()?;
-            before.push(WriteOp::put(pref));
+            .with_metadata(
+                Metadata::new()
+                    .with("task_context", req.task_context.clone())
+                    .with("reward", reward.get()),
+            )
+            .with_id(MemoryId::new());
+            learned.validate()?;
+            let text = learned.content.clone();
+            before.extend(self.put_ops(&[learned], &[text]).await?);
         }
-        // The feedback event, the learned preference and the decision's outcome with all
-        // it teaches commit together, or not at all.
+        // The feedback event, the learned memory and the decision's outcome with all it
+        // teaches commit together, or not at all.
         let (outcome, outs) = match req.decision {
             Some(id) => {
                 let (learned, outs) = self
@@ -416,19 +427,21 @@ impl Brain {
             None => (None, self.store().write_batch(before).await?),
         };
         let mut event = None;
-        let mut preference = None;
+        let mut learned = None;
         for o in outs {
             match o {
                 WriteOutcome::Record(RecordWrite {
                     record: Record::LearningEvent(e),
                     ..
                 }) => event = Some(e),
-                WriteOutcome::Record(RecordWrite {
-                    record: Record::Preference(p),
-                    ..
-                }) => preference = Some(p),
+                WriteOutcome::Memory(m) if m.kind.as_str() == crate::brain::LEARNED_KIND => {
+                    learned = Some(m)
+                }
                 _ => {}
             }
+        }
+        if learned.is_some() {
+            self.after_commit().await;
         }
         let event = event.ok_or_else(|| {
             BrainError::Core(memory_core::Error::Backend {
@@ -443,7 +456,7 @@ impl Brain {
             fallback_reason,
             breakdown,
             event,
-            preference,
+            learned,
             outcome,
         })
     }

@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use brain::config::EmbedderKind;
-use brain::{BrainConfig, FeedbackRequest, FeedbackSource, ReasonRequest};
+use brain::{BrainConfig, FeedbackRequest, FeedbackSource, ReasonRequest, RecallQuery};
 use llm_router::providers::ollama::OllamaConfig;
 use llm_router::{
     Complexity, LlmError, ModelInfo, ProviderConfig, RouteRequest, Rule, Target, TaskType,
 };
-use memory_core::{CompletionRequest, DecisionQuery, NewMemory, Reward, Scope};
+use memory_core::{CompletionRequest, DecisionQuery, MemoryKind, NewMemory, Reward, Scope};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -212,7 +212,7 @@ async fn feedback_with_an_unparsable_rating_is_bounded_and_recorded() {
         learned.event.metadata.get("source"),
         Some(&json!("offline"))
     );
-    assert!(learned.preference.is_none());
+    assert!(learned.learned.is_none());
 }
 
 #[tokio::test]
@@ -233,9 +233,39 @@ async fn a_rated_positive_feedback_becomes_a_learned_preference() {
         .unwrap();
     assert_eq!(learned.source, FeedbackSource::Llm);
     assert!((learned.reward - 0.9).abs() < 1e-9);
-    let pref = learned.preference.unwrap();
-    assert_eq!(pref.category, "learned");
-    assert_eq!(pref.value["feedback"], "perfect, exactly what I wanted");
+    let memory = learned.learned.unwrap();
+    assert_eq!(memory.kind.as_str(), brain::LEARNED_KIND);
+    assert_eq!(memory.scope, Scope::user("ada"));
+    assert!(memory.content.contains("perfect, exactly what I wanted"));
+    assert_eq!(
+        memory.metadata.get("task_context"),
+        Some(&json!("format the report"))
+    );
+    // Apart from the user's settings, and found again by meaning.
+    assert!(
+        brain
+            .preferences(&Scope::user("ada"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let hits = brain
+        .recall(&RecallQuery::new(
+            "how should the report be formatted",
+            Scope::user("ada"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(hits.first().map(|h| h.memory.id), Some(memory.id));
+    // Callers cannot write what only feedback teaches.
+    let forged = brain
+        .remember(
+            NewMemory::new("I taught myself this")
+                .with_kind(MemoryKind::new(brain::LEARNED_KIND).unwrap())
+                .with_scope(Scope::user("ada")),
+        )
+        .await;
+    assert!(forged.is_err());
 }
 
 #[tokio::test]
