@@ -19,6 +19,7 @@ Exit codes:
   4  invalid input (rejected value, bad config file, bad JSONL line)
   5  conflict (e.g. the brain was written by another embedder: run `brain reindex`)
   6  unavailable (store locked or busy, directory unwritable, model fetch failed)
+With --json, an error is also printed on stdout as {\"error\": {\"kind\", \"exit\", \"message\", \"hint\"}}.
 
 Configuration: defaults, then the TOML file (--config, $BRAIN_CONFIG, or else
 ~/.config/brain/config.toml when it exists), then BRAIN_* variables (BRAIN_DATA_DIR,

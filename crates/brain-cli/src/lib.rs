@@ -36,9 +36,38 @@ use clap::Parser;
 use crate::cli::{Cli, GlobalArgs};
 use crate::exit::Exit;
 
-/// Parses the process's arguments and runs the command; clap's usage errors exit with 2.
+/// Parses the process's arguments and runs the command; clap's usage errors exit with 2
+/// (with `--json`, as the JSON error envelope on stdout too).
 pub fn main() -> ExitCode {
-    run(Cli::parse())
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            // clap's first line says what was wrong; the rest is usage text.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+            print_json_error(Exit::Usage, &message, Some("see `brain --help`"));
+            let _ = e.print();
+            Exit::Usage.code()
+        }
+        Err(e) => e.exit(),
+    }
+}
+
+/// The error envelope scripts read with `--json`: the same `{"error": {"kind",
+/// "message"}}` the HTTP API answers, plus the exit code and the hint.
+fn print_json_error(code: Exit, message: &str, hint: Option<&str>) {
+    use std::io::Write as _;
+    let body = serde_json::json!({
+        "error": {
+            "kind": code.name(),
+            "exit": code as u8,
+            "message": message,
+            "hint": hint,
+        }
+    });
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{body}");
 }
 
 /// Runs a parsed command line and returns the exit code, having printed the results on
@@ -56,18 +85,20 @@ pub fn run(cli: Cli) -> ExitCode {
             return Exit::Failure.code();
         }
     };
+    let json = cli.global.json;
     let ctx = app::Ctx::new(cli.global);
     let result = runtime.block_on(app::dispatch(&ctx, cli.command));
     // Lets blocking work the brain started (a checkpoint, a snapshot) finish.
     runtime.shutdown_timeout(Duration::from_secs(10));
     match result {
         Ok(()) => Exit::Ok.code(),
-        Err(e) => report(&e, ctx.data_dir()),
+        Err(e) => report(&e, ctx.data_dir(), json),
     }
 }
 
-/// Prints an error and returns its exit code.
-fn report(error: &anyhow::Error, data_dir: Option<&std::path::Path>) -> ExitCode {
+/// Prints an error (on stderr; with `--json` also as the error envelope on stdout) and
+/// returns its exit code.
+fn report(error: &anyhow::Error, data_dir: Option<&std::path::Path>, json: bool) -> ExitCode {
     // A reader that stopped reading (`brain recall ... | head -1`) is not a failure.
     let broken_pipe = error.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -78,8 +109,13 @@ fn report(error: &anyhow::Error, data_dir: Option<&std::path::Path>) -> ExitCode
     }
     let code = exit::classify(error);
     tracing::debug!(?error, "failed");
-    eprintln!("error: {}", exit::one_line(error));
-    if let Some(hint) = exit::hint(error, code, data_dir) {
+    let message = exit::one_line(error);
+    let hint = exit::hint(error, code, data_dir);
+    if json {
+        print_json_error(code, &message, hint.as_deref());
+    }
+    eprintln!("error: {message}");
+    if let Some(hint) = &hint {
         eprintln!("hint: {hint}");
     }
     code.code()

@@ -260,3 +260,31 @@ fn a_foreign_sqlite_file_as_brain_db_exits_4_and_is_left_unchanged() {
     b.run(&["stats"]).fails(4, "is empty (0 bytes)");
     assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
 }
+
+/// With `--json`, a failure is the error envelope on stdout (kind, exit code, message,
+/// hint), as the HTTP API answers, and the exit code is the same.
+#[test]
+fn json_errors_are_json_on_stdout() {
+    let b = TestBrain::new();
+    let run = b.run(&["--json", "recall", "anything"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    let e: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(e["error"]["kind"], "not_found");
+    assert_eq!(e["error"]["exit"], 3);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("no brain"),
+        "{e}"
+    );
+
+    let run = b.run(&["--json", "remember"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let e: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(e["error"]["kind"], "usage");
+    assert!(!e["error"]["message"].as_str().unwrap().is_empty(), "{e}");
+
+    b.run(&["remember", "x"]).ok();
+    let run = b.run(&["--json", "forget", "not-an-id"]);
+    let e: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(e["error"]["kind"], "invalid_input", "{run:?}");
+    assert_eq!(e["error"]["exit"], run.code);
+}
