@@ -86,4 +86,4 @@ pub use records::{
     Reward, validate_policy,
 };
 pub use scope::{Metadata, MetadataCondition, Scope};
-pub use time::{Timestamp, duration_ms};
+pub use time::{ParseTimestampError, Timestamp, duration_ms};
