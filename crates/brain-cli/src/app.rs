@@ -1124,6 +1124,7 @@ async fn recall(ctx: &Ctx, a: RecallArgs) -> anyhow::Result<()> {
         scope: scope_of(&a.scope),
         kinds: kinds_of(&a.filter)?,
         metadata: conditions_of(&a.filter),
+        min_score: a.min_score,
     };
     if let Some(path) = a.batch {
         return ctx
@@ -1138,6 +1139,7 @@ async fn recall(ctx: &Ctx, a: RecallArgs) -> anyhow::Result<()> {
         filter: filter_of(&a.scope, &a.filter)?,
         k: defaults.k,
         mode: defaults.mode.unwrap_or_default(),
+        min_score: defaults.min_score,
     };
     ctx.with_brain(Need::Existing, async |brain| {
         let hits = brain.recall(&query).await?;

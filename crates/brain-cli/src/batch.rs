@@ -34,6 +34,8 @@ pub struct Defaults {
     pub kinds: Vec<MemoryKind>,
     /// Metadata conditions, when a line has none.
     pub metadata: Vec<MetadataCondition>,
+    /// The score threshold, when a line has none.
+    pub min_score: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +58,8 @@ struct Line {
     kind: Option<OneOrMany>,
     #[serde(default)]
     meta: Option<Map<String, Value>>,
+    #[serde(default)]
+    min_score: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +110,7 @@ pub fn parse_line(line: &str, defaults: &Defaults) -> Result<RecallQuery, String
         filter,
         k: l.k.or(defaults.k),
         mode: l.mode.or(defaults.mode).unwrap_or_default(),
+        min_score: l.min_score.or(defaults.min_score),
     })
 }
 
@@ -134,6 +139,7 @@ mod tests {
             scope: Scope::user("alice").with_agent("coder"),
             kinds: vec![MemoryKind::episode()],
             metadata: vec![MetadataCondition::eq("lang", "rust")],
+            min_score: Some(0.2),
         };
         let q = parse_line(r#"{"text":"x","agent":"other","kind":["fact"],"k":2}"#, &d);
         let Ok(q) = q else { unreachable!("{q:?}") };
@@ -142,6 +148,9 @@ mod tests {
         assert_eq!(q.filter.scope, Scope::user("alice").with_agent("other"));
         assert_eq!(q.filter.kinds, vec![MemoryKind::fact()]);
         assert_eq!(q.filter.metadata, d.metadata);
+        assert_eq!(q.min_score, Some(0.2));
+        let q = parse_line(r#"{"text":"x","min_score":0.5}"#, &d).unwrap();
+        assert_eq!(q.min_score, Some(0.5), "a line's own threshold wins");
     }
 
     #[test]

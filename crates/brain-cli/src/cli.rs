@@ -487,6 +487,10 @@ pub struct RecallArgs {
     /// Which lists to draw from.
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
+    /// Leave out hits scoring below this (scores are relative: about 1 for a memory
+    /// first by meaning and by keywords, toward 0 for an unrelated one).
+    #[arg(long, value_name = "SCORE")]
+    pub min_score: Option<f64>,
     /// Kinds and metadata conditions.
     #[command(flatten)]
     pub filter: FilterArgs,

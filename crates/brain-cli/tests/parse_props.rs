@@ -82,6 +82,7 @@ fn recall_query() -> impl Strategy<Value = RecallQuery> {
                 filter,
                 k,
                 mode,
+                min_score: None,
             }
         })
 }

@@ -96,9 +96,26 @@ impl Api {
             RecallModeArg::Vector => RecallMode::Vector,
             RecallModeArg::Keyword => RecallMode::Keyword,
         };
-        for kind in a.kinds.unwrap_or_default() {
+        let filters = a.filters.unwrap_or_default();
+        for kind in a.kinds.into_iter().chain(filters.kinds).flatten() {
             q.filter.kinds.push(MemoryKind::new(kind)?);
         }
+        for (key, value) in filters.metadata.unwrap_or_default() {
+            q.filter
+                .metadata
+                .push(memory_core::MetadataCondition::eq(key, value));
+        }
+        let time = |t: Option<String>, field: &str| -> Result<_, ApiError> {
+            t.map(|t| {
+                t.parse::<memory_core::Timestamp>()
+                    .map_err(|e| ApiError::invalid(format!("filters.{field}: {e}")))
+            })
+            .transpose()
+        };
+        q.filter.created_after = time(filters.created_after, "created_after")?;
+        q.filter.created_before = time(filters.created_before, "created_before")?;
+        q.filter.validate()?;
+        q.min_score = a.min_score;
         let hits = self.brain.recall(&q).await?;
         Ok(RecallOut {
             hits: hits

@@ -121,7 +121,7 @@ impl BrainMcp {
     }
 
     #[tool(
-        description = "Find memories relevant to a question or topic, by meaning and keywords, best first. Use before answering anything that may depend on what was said or learned in earlier sessions.",
+        description = "Find memories relevant to a question or topic, by meaning and keywords, best first. Use before answering anything that may depend on what was said or learned in earlier sessions. `filters` narrows by kind, metadata and time; `min_score` drops weak hits.",
         output_schema = schema_for_output::<RecallOut>(),
         annotations(read_only_hint = true)
     )]

@@ -174,6 +174,36 @@ pub struct RecallArgs {
     /// Whose memories to search; defaults to the scope of the caller's token.
     #[serde(default)]
     pub scope: Option<ScopeArg>,
+    /// Which memories may come back (applied inside both searches, so `k` still fills).
+    #[serde(default)]
+    pub filters: Option<RecallFilters>,
+    /// Leave out hits whose score is below this. Scores are relative: about 1 for a
+    /// memory first by meaning and by keywords, toward 0 for an unrelated one; 0.1 drops
+    /// what merely fills `k`.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub min_score: Option<f64>,
+}
+
+/// Which memories recall may return, besides the scope (every condition must hold).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallFilters {
+    /// Only these kinds of memory, e.g. `["fact"]`.
+    #[serde(default)]
+    #[schemars(inner(length(min = 1, max = MAX_KIND_BYTES), pattern(KIND_PATTERN)))]
+    pub kinds: Option<Vec<String>>,
+    /// Only memories whose metadata holds each of these keys with exactly this value (a
+    /// string, number or boolean; `"12"` never equals `12`).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Map<String, Value>>,
+    /// Only memories stored at or after this time (RFC 3339, e.g.
+    /// `2026-11-25T00:00:00Z`).
+    #[serde(default)]
+    pub created_after: Option<String>,
+    /// Only memories stored before this time (RFC 3339).
+    #[serde(default)]
+    pub created_before: Option<String>,
 }
 
 /// A recalled memory with its score.

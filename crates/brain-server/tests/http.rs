@@ -921,3 +921,103 @@ async fn decisions_need_real_options_and_outcomes() -> TestResult {
     s.shutdown().await?;
     Ok(())
 }
+
+/// Recall takes the full filter (kinds, metadata, time range) and a score threshold, on
+/// REST as on MCP (one argument type), and bad filters are 400s naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_takes_filters_and_a_score_threshold() -> TestResult {
+    let s = start().await?;
+    for (content, kind, env) in [
+        (
+            "the staging database listens on port 5433",
+            "fact",
+            "staging",
+        ),
+        (
+            "the production database listens on port 5432",
+            "fact",
+            "prod",
+        ),
+        (
+            "we moved the database to a new host last week",
+            "episode",
+            "prod",
+        ),
+    ] {
+        let (st, m) = post(
+            &s,
+            "/v1/memories",
+            ALICE,
+            json!({"content": content, "kind": kind, "metadata": {"env": env}}),
+        )
+        .await?;
+        assert_eq!(st, StatusCode::CREATED, "{m}");
+    }
+    let recall = |body: Value| post(&s, "/v1/memories/recall", ALICE, body);
+    let contents = |r: &Value| -> Vec<String> {
+        r["hits"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .map(|x| x["memory"]["content"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let (st, r) = recall(json!({"query": "database port", "filters": {"metadata": {"env": "prod"}, "kinds": ["fact"]}})).await?;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert_eq!(
+        contents(&r),
+        ["the production database listens on port 5432"]
+    );
+
+    let (_, r) =
+        recall(json!({"query": "database", "filters": {"created_after": "2999-01-01T00:00:00Z"}}))
+            .await?;
+    assert!(contents(&r).is_empty(), "{r}");
+    let (_, r) = recall(
+        json!({"query": "database", "filters": {"created_before": "2999-01-01T00:00:00+02:00"}}),
+    )
+    .await?;
+    assert_eq!(contents(&r).len(), 3, "{r}");
+
+    let (_, all) = recall(json!({"query": "staging database port", "k": 10})).await?;
+    assert_eq!(contents(&all).len(), 3);
+    // Between the first and the second score (recency moves scores a hair per call).
+    let score = |i: usize| all["hits"][i]["score"].as_f64().unwrap_or(0.0);
+    let threshold = (score(0) + score(1)) / 2.0;
+    assert!(score(0) > threshold && threshold > score(1), "{all}");
+    let (_, top) =
+        recall(json!({"query": "staging database port", "k": 10, "min_score": threshold})).await?;
+    assert_eq!(
+        contents(&top),
+        ["the staging database listens on port 5433"],
+        "{top}"
+    );
+
+    for (body, needle) in [
+        (
+            json!({"query": "x", "filters": {"created_after": "yesterday"}}),
+            "created_after",
+        ),
+        (
+            json!({"query": "x", "filters": {"metadata": {"env": ["a"]}}}),
+            "metadata",
+        ),
+        (json!({"query": "x", "filters": {"kind": ["fact"]}}), "kind"),
+        (json!({"query": "x", "min_score": "high"}), "min_score"),
+    ] {
+        let (st, e) = recall(body.clone()).await?;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}: {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(needle),
+            "{body}: {e}"
+        );
+    }
+    s.shutdown().await?;
+    Ok(())
+}

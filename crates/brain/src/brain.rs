@@ -69,6 +69,11 @@ pub struct RecallQuery {
     /// Which lists to draw from.
     #[serde(default)]
     pub mode: RecallMode,
+    /// Leave out hits whose total score is below this. Scores are relative (about 1 for
+    /// a memory first in both lists, toward 0 for one barely in either), so a threshold
+    /// such as 0.1 drops the unrelated hits that would otherwise fill `k`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<f64>,
 }
 
 impl RecallQuery {
@@ -79,7 +84,14 @@ impl RecallQuery {
             filter: MemoryFilter::scoped(scope),
             k: None,
             mode: RecallMode::Hybrid,
+            min_score: None,
         }
+    }
+
+    /// Sets the score threshold.
+    pub fn with_min_score(mut self, min_score: f64) -> Self {
+        self.min_score = Some(min_score);
+        self
     }
 
     /// Sets `k`.
@@ -876,13 +888,21 @@ impl Brain {
         query: &RecallQuery,
         vector: Option<Vec<f32>>,
     ) -> Result<Vec<RecallHit>> {
+        if let Some(min) = query.min_score {
+            memory_core::validate::range("min_score", min, f64::MIN, f64::MAX)?;
+        }
         let sources = RecallSources {
             store: self.store.as_ref(),
             index: self.index.as_ref(),
         };
-        self.recall_pipeline
+        let mut hits = self
+            .recall_pipeline
             .run(sources, &self.config.recall, query, vector)
-            .await
+            .await?;
+        if let Some(min) = query.min_score {
+            hits.retain(|h| h.score.total >= min);
+        }
+        Ok(hits)
     }
 
     /// The recall pipeline's stages, in order.

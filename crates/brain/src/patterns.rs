@@ -94,6 +94,7 @@ impl Brain {
                 filter,
                 k: Some(query.limit.clamp(1, 1_000)),
                 mode: RecallMode::Hybrid,
+                min_score: None,
             })
             .await?;
         let mut out = Vec::with_capacity(hits.len());
