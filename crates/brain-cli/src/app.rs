@@ -82,7 +82,10 @@ impl Ctx {
     /// The configuration as loaded, with its sources; warns about misspelt `BRAIN_*`
     /// variables.
     fn loaded(&self) -> anyhow::Result<brain::config::Loaded> {
-        let loaded = BrainConfig::load_explained(self.global.config.as_deref(), std::env::vars())?;
+        let loaded = BrainConfig::load_explained(
+            self.global.config.as_deref(),
+            brain::config::process_env(),
+        )?;
         for w in &loaded.warnings {
             self.out.note(format!("brain: warning: {w}"));
         }

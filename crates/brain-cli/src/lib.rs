@@ -41,7 +41,7 @@ use crate::exit::Exit;
 pub fn main() -> ExitCode {
     match Cli::try_parse() {
         Ok(cli) => run(cli),
-        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+        Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
             // clap's first line says what was wrong; the rest is usage text.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or_default();

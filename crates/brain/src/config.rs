@@ -432,11 +432,17 @@ pub enum DurabilityConfig {
     Full,
 }
 
+/// The process environment's variables that are text (`std::env::vars` panics on one
+/// that is not).
+pub fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
 impl BrainConfig {
     /// Defaults, then `file` if given (it must exist) or else the default file
     /// ([`default_config_file`]) if there is one, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self> {
-        Self::load_explained(file, std::env::vars()).map(|l| l.config)
+        Self::load_explained(file, process_env()).map(|l| l.config)
     }
 
     /// Like [`BrainConfig::load`], and says where each value came from and which
