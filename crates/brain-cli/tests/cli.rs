@@ -293,7 +293,12 @@ fn seed_records_round_trip() {
         .trim()
         .to_owned();
     let touched = b.run(&["--json", "project", "touch", &pid]).json();
-    assert!(touched["last_accessed"].is_number());
+    // Times are RFC 3339 in JSON.
+    let at = touched["last_accessed"].as_str().unwrap_or_default();
+    assert!(
+        at.parse::<memory_core::Timestamp>().is_ok() && at.ends_with('Z'),
+        "{touched}"
+    );
     let projects = b
         .run(&["--json", "project", "list", "--user", "alice"])
         .json();
