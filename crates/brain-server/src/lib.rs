@@ -38,15 +38,15 @@
 //! }).await?;
 //! let found = api.recall(&alice, RecallArgs {
 //!     query: "when does alice deploy?".into(),
-//!     k: Some(3), mode: None, kinds: None, scope: None,
+//!     k: Some(3), mode: None, kinds: None, scope: None, filters: None, min_score: None,
 //! }).await?;
 //! assert_eq!(found.hits[0].memory.content, "Alice deploys on Fridays");
 //! assert_eq!(found.hits[0].memory.scope.user.as_deref(), Some("alice"));
 //!
 //! // Reaching for another user's memories is refused.
 //! let denied = api.recall(&alice, RecallArgs {
-//!     query: "anything".into(), k: None, mode: None, kinds: None,
-//!     scope: Some(brain_server::wire::ScopeArg { user: Some("bob".into()), ..Default::default() }),
+//!     query: "anything".into(), k: None, mode: None, kinds: None, filters: None,
+//!     min_score: None, scope: Some(brain_server::wire::ScopeArg { user: Some("bob".into()), ..Default::default() }),
 //! }).await;
 //! assert_eq!(denied.map_err(|e| e.status).err(), Some(403));
 //! # Ok(()) }
