@@ -414,9 +414,14 @@ pub struct ConfigValue {
 /// Which of `KEYS` the file at `path` sets.
 pub(crate) fn keys_in_file(path: &Path) -> Vec<&'static str> {
     use figment::providers::{Format, Toml};
-    let fig = figment::Figment::from(Toml::file_exact(path));
+    // Read and parsed once (`Figment::find_value` would read the file again per key).
+    let Ok(tree) =
+        figment::Figment::from(Toml::file_exact(path)).extract::<figment::value::Value>()
+    else {
+        return Vec::new();
+    };
     KEYS.iter()
-        .filter(|k| fig.find_value(k.key).is_ok())
+        .filter(|k| tree.find_ref(k.key).is_some())
         .map(|k| k.key)
         .collect()
 }
